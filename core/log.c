@@ -1,0 +1,547 @@
+/* log.c - the hash-chained event log of one process, on the store */
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+
+#define KEY_ID_BYTES 8
+#define PROGRESS_EVERY 65536u
+
+static const char META_FORMAT[] = "format";
+static const char META_PROCESS[] = "process_id";
+static const char META_GROUP[] = "group_size";
+static const char META_PROTOCOL[] = "protocol";
+static const char META_INCARNATION[] = "incarnation";
+static const char META_KEY_ID[] = "key_id";
+static const char META_CHAIN_BASE[] = "chain_base";
+
+struct mlog_log {
+  mlogi_store *st;
+  bool rdonly;
+  bool has_key; /* a key was given (and matches the log's key id) */
+  bool keyed;   /* the log was created with a key */
+  mlog_key key;
+  uint32_t process_id, group_size, incarnation;
+  unsigned format_major, format_minor;
+  char protocol[32];
+  uint64_t next_lsn;                /* lsn the next append gets */
+  uint8_t head_tag[MLOG_TAG_BYTES]; /* tag of the record before next_lsn */
+  mlogi_op *ops;                    /* scratch for appends */
+  size_t ops_cap;
+  mlogi_errbuf eb;
+};
+
+static void key_id(const mlog_key *key, uint8_t out[KEY_ID_BYTES]) {
+  static const char label[] = "mlog key id v1";
+  crypto_generichash(out, KEY_ID_BYTES, (const uint8_t *)label,
+                     sizeof label - 1, key->bytes, MLOG_KEY_BYTES);
+}
+
+static const mlog_key *tag_key(const mlog_log *log) {
+  return log->has_key ? &log->key : NULL;
+}
+
+static int meta_get(mlogi_view *v, const char *name, const void **val,
+                    size_t *len) {
+  return mlogi_view_get(v, MLOGI_DB_META, name, strlen(name), val, len);
+}
+
+static int meta_u32(mlogi_view *v, const char *name, uint32_t *out) {
+  const void *val;
+  size_t len;
+  int rc = meta_get(v, name, &val, &len);
+  if (rc == MLOG_OK && len != 4)
+    return MLOG_ENOTLOG;
+  if (rc == MLOG_OK)
+    *out = mlogi_get_le32(val);
+  return rc;
+}
+
+/* Where the chain starts: after discarded records, or at the genesis. */
+static int chain_base(mlog_log *log, mlogi_view *v, uint64_t *lsn,
+                      uint8_t tag[MLOG_TAG_BYTES]) {
+  const void *val;
+  size_t len;
+  int rc = meta_get(v, META_CHAIN_BASE, &val, &len);
+  if (rc == MLOG_ENOTFOUND) {
+    *lsn = 1;
+    mlog_chain_genesis(log->process_id, tag_key(log), tag);
+    return MLOG_OK;
+  }
+  if (rc != MLOG_OK || len != 8 + MLOG_TAG_BYTES)
+    return mlogi_fail(&log->eb, MLOG_ECORRUPT, "bad chain_base metadata");
+  *lsn = mlogi_get_le64(val);
+  memcpy(tag, (const uint8_t *)val + 8, MLOG_TAG_BYTES);
+  return MLOG_OK;
+}
+
+static int read_meta(mlog_log *log, mlogi_view *v, const char *dirpath) {
+  const void *val;
+  size_t len;
+  int rc = meta_get(v, META_FORMAT, &val, &len);
+  if (rc != MLOG_OK || len != 2)
+    return mlogi_fail(&log->eb, MLOG_ENOTLOG, "%s: no mlog format metadata",
+                      dirpath);
+  log->format_major = ((const uint8_t *)val)[0];
+  log->format_minor = ((const uint8_t *)val)[1];
+  if (log->format_major != MLOG_FORMAT_MAJOR)
+    return mlogi_fail(&log->eb, MLOG_EVERSION, "%s: log format %u.%u",
+                      dirpath, log->format_major, log->format_minor);
+  if (meta_u32(v, META_PROCESS, &log->process_id) != MLOG_OK ||
+      meta_u32(v, META_GROUP, &log->group_size) != MLOG_OK ||
+      meta_u32(v, META_INCARNATION, &log->incarnation) != MLOG_OK)
+    return mlogi_fail(&log->eb, MLOG_ENOTLOG, "%s: incomplete metadata",
+                      dirpath);
+  if (meta_get(v, META_PROTOCOL, &val, &len) == MLOG_OK &&
+      len < sizeof log->protocol) {
+    memcpy(log->protocol, val, len);
+    log->protocol[len] = '\0';
+  }
+  rc = meta_get(v, META_KEY_ID, &val, &len);
+  log->keyed = rc == MLOG_OK;
+  if (log->keyed && len != KEY_ID_BYTES)
+    return mlogi_fail(&log->eb, MLOG_ENOTLOG, "%s: bad key id", dirpath);
+  if (log->has_key && !log->keyed)
+    return mlogi_fail(&log->eb, MLOG_EKEY,
+                      "%s: the log is not keyed but a key was given", dirpath);
+  if (log->has_key) {
+    uint8_t id[KEY_ID_BYTES];
+    key_id(&log->key, id);
+    if (memcmp(id, val, KEY_ID_BYTES) != 0)
+      return mlogi_fail(&log->eb, MLOG_EKEY,
+                        "%s: the key does not match the log's key", dirpath);
+  }
+  return MLOG_OK;
+}
+
+/* Position the append head after the last record (or the chain base). */
+static int read_head(mlog_log *log, mlogi_view *v) {
+  const void *key, *val;
+  size_t klen, vlen;
+  int rc = mlogi_view_last(v, MLOGI_DB_LOG, &key, &klen, &val, &vlen);
+  if (rc == MLOG_ENOTFOUND)
+    return chain_base(log, v, &log->next_lsn, log->head_tag);
+  mlog_record rec;
+  if (rc == MLOG_OK && klen == 8 &&
+      mlog_record_decode(val, vlen, &rec) == MLOG_OK &&
+      rec.lsn == mlogi_get_be64(key)) {
+    log->next_lsn = rec.lsn + 1;
+    memcpy(log->head_tag, rec.tag, MLOG_TAG_BYTES);
+    return MLOG_OK;
+  }
+  return mlogi_fail(&log->eb, rc == MLOG_OK ? MLOG_ECORRUPT : rc,
+                    "the last record of the log is unreadable");
+}
+
+static int create_meta(mlog_log *log, const mlog_log_config *cfg) {
+  uint8_t format[2] = {MLOG_FORMAT_MAJOR, MLOG_FORMAT_MINOR};
+  uint8_t pid[4], group[4], inc[4] = {0}, id[KEY_ID_BYTES];
+  mlogi_put_le32(pid, cfg->process_id);
+  mlogi_put_le32(group, cfg->group_size);
+  const char *proto = cfg->protocol ? cfg->protocol : "none";
+  if (strlen(proto) >= sizeof log->protocol || cfg->group_size == 0 ||
+      cfg->process_id >= cfg->group_size)
+    return mlogi_fail(&log->eb, MLOG_EINVAL,
+                      "bad log config (process %u of %u, protocol '%s')",
+                      cfg->process_id, cfg->group_size, proto);
+#define META_OP(name, v, n)                                                    \
+  {.kind = MLOGI_OP_PUT, .db = MLOGI_DB_META, .key = name,                   \
+   .klen = sizeof name - 1, .val = v, .vlen = n}
+  mlogi_op ops[] = {
+      META_OP(META_FORMAT, format, 2),
+      META_OP(META_PROCESS, pid, 4),
+      META_OP(META_GROUP, group, 4),
+      META_OP(META_INCARNATION, inc, 4),
+      META_OP(META_PROTOCOL, proto, strlen(proto)),
+      META_OP(META_KEY_ID, id, KEY_ID_BYTES),
+  };
+#undef META_OP
+  size_t n = sizeof ops / sizeof ops[0];
+  if (cfg->key != NULL)
+    key_id(cfg->key, id);
+  else
+    n--; /* an unkeyed log has no key id */
+  return mlogi_store_write(log->st, ops, n, &log->eb);
+}
+
+static unsigned store_flags(unsigned flags) {
+  unsigned sf = 0;
+  if (flags & MLOG_LOG_RDONLY)
+    sf |= MLOGI_STORE_RDONLY;
+  if (flags & MLOG_LOG_CREATE)
+    sf |= MLOGI_STORE_CREATE;
+  if (flags & MLOG_LOG_NOSYNC)
+    sf |= MLOGI_STORE_NOSYNC;
+  return sf;
+}
+
+static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
+                    const mlog_log_config *cfg) {
+  int rc = mlogi_store_open(dirpath, store_flags(flags),
+                            cfg ? cfg->map_size : 0, &log->st, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  if (mlogi_store_is_new(log->st)) {
+    if (cfg == NULL)
+      return mlogi_fail(&log->eb, MLOG_EINVAL,
+                        "%s: a new log needs a config", dirpath);
+    rc = create_meta(log, cfg);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  mlogi_view *v;
+  rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  rc = read_meta(log, v, dirpath);
+  if (rc == MLOG_OK && log->keyed && !log->has_key && !log->rdonly)
+    rc = mlogi_fail(&log->eb, MLOG_ENOKEY, "%s: the log is keyed: give its key",
+                    dirpath);
+  if (rc == MLOG_OK)
+    rc = read_head(log, v);
+  mlogi_view_end(v);
+  return rc;
+}
+
+int mlog_log_open(const char *dirpath, unsigned flags,
+                  const mlog_log_config *cfg, mlog_log **out) {
+  mlogi_errbuf *teb = mlogi_thread_errbuf();
+  if (out == NULL)
+    return mlogi_fail(teb, MLOG_EINVAL, "no place for the handle");
+  *out = NULL;
+  const unsigned known = MLOG_LOG_RDONLY | MLOG_LOG_CREATE | MLOG_LOG_NOSYNC;
+  if (dirpath == NULL || (flags & ~known) ||
+      ((flags & MLOG_LOG_RDONLY) && (flags & MLOG_LOG_CREATE)))
+    return mlogi_fail(teb, MLOG_EINVAL, "bad arguments to mlog_log_open");
+  mlog_log *log = calloc(1, sizeof *log);
+  if (log == NULL)
+    return mlogi_fail(teb, MLOG_ENOMEM, "out of memory");
+  log->rdonly = flags & MLOG_LOG_RDONLY;
+  if (cfg != NULL && cfg->key != NULL) {
+    log->key = *cfg->key;
+    log->has_key = true;
+  }
+  int rc = open_log(log, dirpath, flags, cfg);
+  if (rc != MLOG_OK) {
+    *teb = log->eb;
+    mlog_log_close(log);
+    return rc;
+  }
+  *out = log;
+  return MLOG_OK;
+}
+
+void mlog_log_close(mlog_log *log) {
+  if (log == NULL)
+    return;
+  mlogi_store_close(log->st);
+  sodium_memzero(&log->key, sizeof log->key);
+  free(log->ops);
+  free(log);
+}
+
+const char *mlog_log_errmsg(const mlog_log *log) {
+  return log ? log->eb.msg : mlogi_thread_errbuf()->msg;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Appending                                                                */
+
+typedef struct encode_arg {
+  mlog_log *log;
+  mlog_record *rec;
+  const uint8_t *prev_tag;
+} encode_arg;
+
+static int encode_fill(void *arg, void *dst, size_t vlen) {
+  encode_arg *ea = arg;
+  return mlog_record_encode(ea->rec, ea->prev_tag, tag_key(ea->log), dst,
+                            vlen);
+}
+
+static int reserve_ops(mlog_log *log, size_t n) {
+  size_t need = n * (sizeof(mlogi_op) + sizeof(encode_arg) + 8);
+  if (need <= log->ops_cap)
+    return MLOG_OK;
+  void *p = realloc(log->ops, need);
+  if (p == NULL)
+    return mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory for %zu records",
+                      n);
+  log->ops = p;
+  log->ops_cap = need;
+  return MLOG_OK;
+}
+
+int mlog_log_append(mlog_log *log, mlog_record *recs, size_t n) {
+  if (log == NULL || (n > 0 && recs == NULL))
+    return MLOG_EINVAL;
+  if (log->rdonly)
+    return mlogi_fail(&log->eb, MLOG_ERDONLY, "log opened read-only");
+  if (n == 0)
+    return MLOG_OK;
+  int rc = reserve_ops(log, n);
+  if (rc != MLOG_OK)
+    return rc;
+  mlogi_op *ops = log->ops;
+  encode_arg *args = (encode_arg *)(ops + n);
+  uint8_t *keys = (uint8_t *)(args + n);
+  for (size_t i = 0; i < n; i++) {
+    if (recs[i].payload_len > MLOG_PAYLOAD_MAX)
+      return mlogi_fail(&log->eb, MLOG_ETOOBIG, "record %zu: payload of %u "
+                        "bytes", i, recs[i].payload_len);
+    recs[i].lsn = log->next_lsn + i;
+    mlogi_put_be64(keys + 8 * i, recs[i].lsn);
+    args[i] = (encode_arg){log, &recs[i],
+                           i == 0 ? log->head_tag : recs[i - 1].tag};
+    ops[i] = (mlogi_op){.kind = MLOGI_OP_APPEND,
+                        .db = MLOGI_DB_LOG,
+                        .key = keys + 8 * i,
+                        .klen = 8,
+                        .vlen = mlog_record_size(recs[i].payload_len),
+                        .fill = encode_fill,
+                        .fill_arg = &args[i]};
+  }
+  rc = mlogi_store_write(log->st, ops, n, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  log->next_lsn += n;
+  memcpy(log->head_tag, recs[n - 1].tag, MLOG_TAG_BYTES);
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Walking the chain: shared by scan and verify                             */
+
+typedef struct walk {
+  mlog_log *log;
+  uint64_t expect;               /* lsn the next record must carry */
+  uint8_t prev[MLOG_TAG_BYTES];  /* tag the next record chains over */
+  uint64_t last_key;             /* key of the last entry of the log */
+  uint64_t from;                 /* call fn for lsn >= from */
+  mlog_scan_fn fn;
+  void *arg;
+  int fn_rc; /* what fn returned when it stopped the walk */
+  mlog_progress_fn progress;
+  void *parg;
+  uint64_t total;
+  mlog_verify_report *rep;
+} walk;
+
+static int problem(walk *w, int err, uint64_t lsn, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int problem(walk *w, int err, uint64_t lsn, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(w->rep->detail, sizeof w->rep->detail, fmt, ap);
+  va_end(ap);
+  w->rep->problem = err;
+  w->rep->bad_lsn = lsn;
+  return err;
+}
+
+static int walk_entry(void *arg, const void *key, size_t klen,
+                      const void *val, size_t vlen) {
+  walk *w = arg;
+  if (klen != 8)
+    return problem(w, MLOG_EHEADER, w->expect,
+                   "bad header: key of %zu bytes after lsn %llu", klen,
+                   (unsigned long long)(w->expect - 1));
+  uint64_t lsn = mlogi_get_be64(key);
+  mlog_record rec;
+  int rc = mlog_record_decode(val, vlen, &rec);
+  if (rc == MLOG_ETORN && lsn == w->last_key)
+    return problem(w, MLOG_ETORN, lsn, "torn tail: last record (lsn %llu) is "
+                   "cut short at %zu bytes", (unsigned long long)lsn, vlen);
+  if (rc != MLOG_OK)
+    return problem(w, MLOG_EHEADER, lsn, "bad header: record lsn %llu: %s",
+                   (unsigned long long)lsn, mlog_strerror(rc));
+  if (lsn != w->expect || rec.lsn != lsn)
+    return problem(w, MLOG_ECHAIN, lsn, "broken chain: expected lsn %llu, "
+                   "found key %llu holding lsn %llu (deleted, reordered or "
+                   "duplicated records)", (unsigned long long)w->expect,
+                   (unsigned long long)lsn, (unsigned long long)rec.lsn);
+  rc = mlog_record_check(val, vlen, w->prev, tag_key(w->log));
+  if (rc != MLOG_OK)
+    return problem(w, MLOG_EBADTAG, lsn, "bad tag: record lsn %llu does not "
+                   "match its tag (edited)", (unsigned long long)lsn);
+  memcpy(w->prev, rec.tag, MLOG_TAG_BYTES);
+  w->expect++;
+  if (w->rep->records++ == 0)
+    w->rep->first_lsn = lsn;
+  w->rep->last_lsn = lsn;
+  if (w->progress && w->rep->records % PROGRESS_EVERY == 0)
+    w->progress(w->parg, w->rep->records, w->total);
+  if (w->fn && lsn >= w->from) {
+    w->fn_rc = w->fn(w->arg, &rec);
+    if (w->fn_rc != 0)
+      return -1;
+  }
+  return 0;
+}
+
+/* Walk the whole chain in one snapshot. Returns an error when the walk could
+ * not run; what it found is in *rep. */
+static int walk_log(mlog_log *log, walk *w) {
+  if (log->keyed && !log->has_key)
+    return mlogi_fail(&log->eb, MLOG_ENOKEY,
+                      "the log is keyed: give its key to check tags");
+  memset(w->rep, 0, sizeof *w->rep);
+  w->log = log;
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc == MLOG_ETORN) {
+    problem(w, MLOG_ETORN, 0, "torn tail: %s", log->eb.msg);
+    return MLOG_OK;
+  }
+  if (rc != MLOG_OK)
+    return rc;
+  const void *key, *val;
+  size_t klen, vlen;
+  rc = chain_base(log, v, &w->expect, w->prev);
+  if (rc == MLOG_OK)
+    rc = mlogi_view_count(v, MLOGI_DB_LOG, &w->total);
+  if (rc == MLOG_OK) {
+    rc = mlogi_view_last(v, MLOGI_DB_LOG, &key, &klen, &val, &vlen);
+    w->last_key = rc == MLOG_OK && klen == 8 ? mlogi_get_be64(key) : 0;
+    rc = rc == MLOG_ENOTFOUND ? MLOG_OK : rc;
+  }
+  if (rc == MLOG_OK) {
+    rc = mlogi_view_scan(v, MLOGI_DB_LOG, NULL, 0, walk_entry, w);
+    if (rc == -1 || rc == w->rep->problem)
+      rc = MLOG_OK;
+    else if (rc == MLOG_ECORRUPT)
+      rc = problem(w, MLOG_ECORRUPT, w->expect, "damaged store: LMDB pages "
+                   "after lsn %llu are unreadable",
+                   (unsigned long long)(w->expect - 1)) & 0;
+    else if (rc != MLOG_OK)
+      rc = mlogi_fail(&log->eb, rc, "reading the log: %s", mlog_strerror(rc));
+  }
+  mlogi_view_end(v);
+  return rc;
+}
+
+int mlog_log_verify(mlog_log *log, mlog_verify_report *report,
+                    mlog_progress_fn progress, void *arg) {
+  if (log == NULL || report == NULL)
+    return MLOG_EINVAL;
+  walk w = {.progress = progress, .parg = arg, .rep = report};
+  return walk_log(log, &w);
+}
+
+int mlog_log_scan(mlog_log *log, uint64_t from_lsn, mlog_scan_fn fn,
+                  void *arg) {
+  if (log == NULL || fn == NULL)
+    return MLOG_EINVAL;
+  mlog_verify_report rep;
+  walk w = {.from = from_lsn, .fn = fn, .arg = arg, .rep = &rep};
+  int rc = walk_log(log, &w);
+  if (rc != MLOG_OK)
+    return rc;
+  if (w.fn_rc != 0)
+    return w.fn_rc;
+  if (rep.problem != MLOG_OK)
+    return mlogi_fail(&log->eb, rep.problem, "%s", rep.detail);
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Garbage collection and information                                       */
+
+int mlog_log_discard_before(mlog_log *log, uint64_t lsn) {
+  if (log == NULL)
+    return MLOG_EINVAL;
+  if (log->rdonly)
+    return mlogi_fail(&log->eb, MLOG_ERDONLY, "log opened read-only");
+  if (lsn > log->next_lsn)
+    return mlogi_fail(&log->eb, MLOG_EINVAL, "discard before lsn %llu: the "
+                      "log ends at %llu", (unsigned long long)lsn,
+                      (unsigned long long)(log->next_lsn - 1));
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  uint64_t base;
+  uint8_t base_val[8 + MLOG_TAG_BYTES];
+  rc = chain_base(log, v, &base, base_val + 8);
+  if (rc == MLOG_OK && lsn > base) {
+    uint8_t key[8];
+    const void *val;
+    size_t vlen;
+    mlog_record rec;
+    mlogi_put_be64(key, lsn - 1);
+    rc = mlogi_view_get(v, MLOGI_DB_LOG, key, 8, &val, &vlen);
+    if (rc == MLOG_OK)
+      rc = mlog_record_decode(val, vlen, &rec);
+    if (rc == MLOG_OK)
+      memcpy(base_val + 8, rec.tag, MLOG_TAG_BYTES);
+    else
+      rc = mlogi_fail(&log->eb, MLOG_ECORRUPT, "record %llu is unreadable",
+                      (unsigned long long)(lsn - 1));
+  }
+  mlogi_view_end(v);
+  if (rc != MLOG_OK || lsn <= base)
+    return rc;
+  uint8_t key[8];
+  mlogi_put_be64(key, lsn);
+  mlogi_put_le64(base_val, lsn);
+  mlogi_op ops[] = {
+      {.kind = MLOGI_OP_DEL_BELOW, .db = MLOGI_DB_LOG, .key = key, .klen = 8},
+      {.kind = MLOGI_OP_PUT,
+       .db = MLOGI_DB_META,
+       .key = META_CHAIN_BASE,
+       .klen = sizeof META_CHAIN_BASE - 1,
+       .val = base_val,
+       .vlen = sizeof base_val},
+  };
+  return mlogi_store_write(log->st, ops, 2, &log->eb);
+}
+
+int mlog_log_get_info(mlog_log *log, mlog_log_info *info) {
+  if (log == NULL || info == NULL)
+    return MLOG_EINVAL;
+  memset(info, 0, sizeof *info);
+  info->process_id = log->process_id;
+  info->group_size = log->group_size;
+  info->format_major = log->format_major;
+  info->format_minor = log->format_minor;
+  info->keyed = log->keyed;
+  memcpy(info->protocol, log->protocol, sizeof info->protocol);
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  const void *key, *val;
+  size_t klen, vlen;
+  uint8_t tag[MLOG_TAG_BYTES];
+  rc = meta_u32(v, META_INCARNATION, &info->incarnation);
+  if (rc == MLOG_OK)
+    rc = mlogi_view_count(v, MLOGI_DB_LOG, &info->records);
+  if (rc == MLOG_OK)
+    rc = mlogi_view_count(v, MLOGI_DB_CKPT, &info->checkpoints);
+  if (rc == MLOG_OK)
+    rc = mlogi_view_count(v, MLOGI_DB_SENDER, &info->sender_payloads);
+  if (rc == MLOG_OK && info->records > 0 &&
+      mlogi_view_last(v, MLOGI_DB_LOG, &key, &klen, &val, &vlen) == MLOG_OK &&
+      klen == 8) {
+    info->last_lsn = mlogi_get_be64(key);
+    rc = chain_base(log, v, &info->first_lsn, tag);
+  }
+  mlogi_view_end(v);
+  mlogi_store_info st;
+  if (rc == MLOG_OK)
+    rc = mlogi_store_stat(log->st, &st, &log->eb);
+  if (rc == MLOG_OK) {
+    info->file_bytes = st.file_bytes;
+    info->map_bytes = st.map_bytes;
+    info->used_bytes = st.used_bytes;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Library-private access                                                   */
+
+mlogi_store *mlogi_log_store(mlog_log *log) { return log->st; }

@@ -1,0 +1,554 @@
+/* store_lmdb.c - the LMDB event and checkpoint store */
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/store.h"
+
+#define DEFAULT_MAP_BYTES (64u << 20)
+#define MAX_MAP_BYTES ((size_t)1 << 40)
+#define MAX_GROW_RETRIES 24
+
+static const char *const db_names[MLOGI_DB_COUNT] = {
+    [MLOGI_DB_LOG] = "log",
+    [MLOGI_DB_CKPT] = "checkpoints",
+    [MLOGI_DB_SENDER] = "sender",
+    [MLOGI_DB_META] = "meta",
+};
+
+struct mlogi_store {
+  MDB_env *env;
+  MDB_dbi dbi[MLOGI_DB_COUNT];
+  bool rdonly;
+  bool is_new;
+  int lock_fd;   /* writer: data.mdb, flock'ed exclusively; reader: -1 */
+  int data_fd;   /* reader: data.mdb, to check its size; writer: -1 */
+  pthread_rwlock_t remap; /* views read-lock; map growth write-locks */
+  mlogi_faults *faults;
+  char dirpath[4096];
+};
+
+struct mlogi_view {
+  mlogi_store *st;
+  MDB_txn *txn;
+};
+
+/* Translate an LMDB (or errno) code to an mlog code with a detail line. */
+static int fail_mdb(mlogi_errbuf *eb, int rc, const char *what,
+                    const char *dirpath) {
+  int err;
+  switch (rc) {
+  case MDB_INVALID:
+    err = MLOG_ENOTLOG;
+    break;
+  case MDB_VERSION_MISMATCH:
+    err = MLOG_EVERSION;
+    break;
+  case MDB_NOTFOUND:
+    err = MLOG_ENOTFOUND;
+    break;
+  case MDB_MAP_FULL:
+    err = MLOG_ENOSPC;
+    break;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_BAD_TXN:
+  case MDB_PANIC:
+    err = MLOG_ECORRUPT;
+    break;
+  case MDB_READERS_FULL:
+  case MDB_TXN_FULL:
+    err = MLOG_EBUSY;
+    break;
+  default:
+    err = rc > 0 ? mlogi_from_errno(rc) : MLOG_EIO;
+  }
+  return mlogi_fail(eb, err, "%s: %s: %s", dirpath, what, mdb_strerror(rc));
+}
+
+/* The error an injected fault of `kind` reports, as the real call would. */
+static int fault_code(const mlogi_faults *f) {
+  switch (f->kind) {
+  case MLOGI_FAULT_ENOSPC:
+    return ENOSPC;
+  case MLOGI_FAULT_MAP_FULL:
+    return MDB_MAP_FULL;
+  default:
+    return EIO;
+  }
+}
+
+static int inject(mlogi_store *st, mlogi_fault_site site) {
+  return mlogi_fault_hit(st->faults, site) ? fault_code(st->faults) : 0;
+}
+
+static int path_in(char *buf, size_t len, const char *dirpath,
+                   const char *name) {
+  return snprintf(buf, len, "%s/%s", dirpath, name) < (int)len ? 0 : -1;
+}
+
+/* Check the directory before LMDB touches it, so that a bad path gets its
+ * own error and read-only opens never create files. */
+static int check_dir(const char *dirpath, unsigned flags, bool *has_data,
+                     bool *has_lock, mlogi_errbuf *eb) {
+  struct stat sb;
+  char path[4200];
+  if (stat(dirpath, &sb) != 0) {
+    int err = errno;
+    if (err == ENOENT && (flags & MLOGI_STORE_CREATE)) {
+      if (mkdir(dirpath, 0750) != 0)
+        return mlogi_fail(eb, mlogi_from_errno(errno), "%s: cannot create: %s",
+                          dirpath, strerror(errno));
+      return check_dir(dirpath, flags, has_data, has_lock, eb);
+    }
+    return mlogi_fail(eb, mlogi_from_errno(err), "%s: %s", dirpath,
+                      strerror(err));
+  }
+  if (!S_ISDIR(sb.st_mode))
+    return mlogi_fail(eb, MLOG_ENOTDIR,
+                      "%s: not a directory (a log is a directory)", dirpath);
+  if (access(dirpath, (flags & MLOGI_STORE_RDONLY) ? R_OK | X_OK
+                                                   : R_OK | W_OK | X_OK) != 0)
+    return mlogi_fail(eb, mlogi_from_errno(errno), "%s: %s", dirpath,
+                      strerror(errno));
+  if (path_in(path, sizeof path, dirpath, "data.mdb") != 0)
+    return mlogi_fail(eb, MLOG_EINVAL, "%s: path too long", dirpath);
+  *has_data = stat(path, &sb) == 0;
+  if (*has_data && sb.st_size == 0 && (flags & MLOGI_STORE_RDONLY))
+    *has_data = false;
+  if (*has_data && access(path, R_OK) != 0)
+    return mlogi_fail(eb, mlogi_from_errno(errno), "%s: %s", path,
+                      strerror(errno));
+  path_in(path, sizeof path, dirpath, "lock.mdb");
+  *has_lock = access(path, F_OK) == 0;
+  if (!*has_data && !(flags & MLOGI_STORE_CREATE))
+    return mlogi_fail(eb, MLOG_ENOTLOG, "%s: holds no log (no data.mdb)",
+                      dirpath);
+  return MLOG_OK;
+}
+
+/* Only one writer per directory: an exclusive flock on data.mdb. */
+static int lock_writer(mlogi_store *st, mlogi_errbuf *eb) {
+  char path[4200];
+  path_in(path, sizeof path, st->dirpath, "data.mdb");
+  st->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (st->lock_fd < 0)
+    return mlogi_fail(eb, mlogi_from_errno(errno), "%s: %s", path,
+                      strerror(errno));
+  if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return mlogi_fail(eb, MLOG_EBUSY,
+                        "%s: open for writing by another process or handle",
+                        st->dirpath);
+    return mlogi_fail(eb, mlogi_from_errno(errno), "%s: flock: %s", path,
+                      strerror(errno));
+  }
+  return MLOG_OK;
+}
+
+/* Open the named databases; create them only in a brand-new environment so
+ * that an LMDB file that is not ours is never modified. */
+static int open_dbs(mlogi_store *st, bool create, mlogi_errbuf *eb) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+  if (rc != 0)
+    return fail_mdb(eb, rc, "begin", st->dirpath);
+  int missing = 0;
+  for (int i = 0; i < MLOGI_DB_COUNT; i++) {
+    rc = mdb_dbi_open(txn, db_names[i], 0, &st->dbi[i]);
+    if (rc == MDB_NOTFOUND)
+      missing++;
+    else if (rc != 0)
+      break;
+  }
+  MDB_stat ms;
+  int statrc = mdb_stat(txn, 0, &ms);
+  if (rc == 0 || rc == MDB_NOTFOUND)
+    rc = mdb_txn_commit(txn);
+  else
+    mdb_txn_abort(txn);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(eb, rc, "open databases", st->dirpath);
+  if (missing == 0)
+    return MLOG_OK;
+  bool empty_env = statrc == 0 && ms.ms_entries == 0;
+  if (!create || !empty_env || missing != MLOGI_DB_COUNT)
+    return mlogi_fail(eb, MLOG_ENOTLOG, "%s: LMDB environment without mlog's "
+                      "databases", st->dirpath);
+  txn = NULL;
+  rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+  for (int i = 0; rc == 0 && i < MLOGI_DB_COUNT; i++)
+    rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &st->dbi[i]);
+  if (rc == 0)
+    rc = mdb_txn_commit(txn);
+  else if (txn != NULL)
+    mdb_txn_abort(txn);
+  if (rc != 0)
+    return fail_mdb(eb, rc, "create databases", st->dirpath);
+  st->is_new = true;
+  return MLOG_OK;
+}
+
+/* A reader maps the data file: pages past its end would fault (SIGBUS), so a
+ * file shorter than the pages its meta page claims is a torn tail. */
+static int check_file_size(mlogi_store *st, mlogi_errbuf *eb) {
+  if (st->data_fd < 0)
+    return MLOG_OK;
+  MDB_envinfo info;
+  MDB_stat ms;
+  struct stat sb;
+  if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 ||
+      fstat(st->data_fd, &sb) != 0)
+    return mlogi_fail(eb, MLOG_EIO, "%s: cannot stat data.mdb", st->dirpath);
+  uint64_t need = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+  if ((uint64_t)sb.st_size < need)
+    return mlogi_fail(eb, MLOG_ETORN,
+                      "%s/data.mdb: truncated to %lld bytes, its pages need "
+                      "%llu",
+                      st->dirpath, (long long)sb.st_size,
+                      (unsigned long long)need);
+  return MLOG_OK;
+}
+
+static int open_env(mlogi_store *st, unsigned flags, size_t map_size,
+                    bool has_lock, mlogi_errbuf *eb) {
+  int rc = mdb_env_create(&st->env);
+  if (rc == 0)
+    rc = mdb_env_set_maxdbs(st->env, MLOGI_DB_COUNT + 2);
+  if (rc == 0 && !st->rdonly)
+    rc = mdb_env_set_mapsize(st->env, map_size ? map_size : DEFAULT_MAP_BYTES);
+  if (rc != 0)
+    return fail_mdb(eb, rc, "create environment", st->dirpath);
+  unsigned envflags = MDB_NOTLS;
+  if (st->rdonly)
+    envflags |= MDB_RDONLY | (has_lock ? 0 : MDB_NOLOCK);
+  if (flags & MLOGI_STORE_NOSYNC)
+    envflags |= MDB_NOSYNC;
+  rc = mdb_env_open(st->env, st->dirpath, envflags, 0640);
+  if (rc == ENOENT || rc == EINVAL)
+    return mlogi_fail(eb, MLOG_ENOTLOG, "%s: data.mdb is not an LMDB file",
+                      st->dirpath);
+  if (rc == MDB_INVALID)
+    return mlogi_fail(eb, MLOG_ENOTLOG, "%s/data.mdb: not an LMDB file",
+                      st->dirpath);
+  if (rc != 0)
+    return fail_mdb(eb, rc, "open", st->dirpath);
+  return MLOG_OK;
+}
+
+int mlogi_store_open(const char *dirpath, unsigned flags, size_t map_size,
+                     mlogi_store **out, mlogi_errbuf *eb) {
+  *out = NULL;
+  if (dirpath == NULL || strlen(dirpath) >= sizeof((mlogi_store *)0)->dirpath)
+    return mlogi_fail(eb, MLOG_EINVAL, "bad directory path");
+  bool has_data, has_lock;
+  int rc = check_dir(dirpath, flags, &has_data, &has_lock, eb);
+  if (rc != MLOG_OK)
+    return rc;
+  mlogi_store *st = calloc(1, sizeof *st);
+  if (st == NULL)
+    return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  strcpy(st->dirpath, dirpath);
+  st->rdonly = flags & MLOGI_STORE_RDONLY;
+  st->lock_fd = st->data_fd = -1;
+  pthread_rwlock_init(&st->remap, NULL);
+  if (st->rdonly) {
+    char path[4200];
+    path_in(path, sizeof path, dirpath, "data.mdb");
+    st->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->data_fd < 0) {
+      rc = mlogi_fail(eb, mlogi_from_errno(errno), "%s: %s", path,
+                      strerror(errno));
+      goto fail;
+    }
+  }
+  rc = open_env(st, flags, map_size, has_lock, eb);
+  if (rc == MLOG_OK && !st->rdonly)
+    rc = lock_writer(st, eb);
+  if (rc == MLOG_OK)
+    rc = check_file_size(st, eb);
+  if (rc == MLOG_OK)
+    rc = open_dbs(st, (flags & MLOGI_STORE_CREATE) && !st->rdonly, eb);
+  if (rc != MLOG_OK)
+    goto fail;
+  *out = st;
+  return MLOG_OK;
+fail:
+  mlogi_store_close(st);
+  return rc;
+}
+
+void mlogi_store_close(mlogi_store *st) {
+  if (st == NULL)
+    return;
+  if (st->env)
+    mdb_env_close(st->env);
+  if (st->lock_fd >= 0)
+    close(st->lock_fd);
+  if (st->data_fd >= 0)
+    close(st->data_fd);
+  pthread_rwlock_destroy(&st->remap);
+  free(st);
+}
+
+bool mlogi_store_is_new(const mlogi_store *st) { return st->is_new; }
+
+void mlogi_store_set_faults(mlogi_store *st, mlogi_faults *faults) {
+  st->faults = faults;
+}
+
+static int apply_put(mlogi_store *st, MDB_txn *txn, const mlogi_op *op) {
+  MDB_val k = {op->klen, (void *)op->key};
+  MDB_val v = {op->vlen, (void *)op->val};
+  unsigned fl = op->kind == MLOGI_OP_APPEND ? MDB_APPEND : 0;
+  if (op->fill)
+    fl |= MDB_RESERVE;
+  int rc = inject(st, MLOGI_FAULT_PUT);
+  if (rc == 0)
+    rc = mdb_put(txn, st->dbi[op->db], &k, &v, fl);
+  if (rc == 0 && op->fill && op->fill(op->fill_arg, v.mv_data, op->vlen) != 0)
+    rc = EINVAL;
+  return rc;
+}
+
+static int apply_del_below(mlogi_store *st, MDB_txn *txn, const mlogi_op *op) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[op->db], &cur);
+  if (rc != 0)
+    return rc;
+  MDB_val k, v;
+  while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+    size_t n = k.mv_size < op->klen ? k.mv_size : op->klen;
+    int cmp = memcmp(k.mv_data, op->key, n);
+    if (cmp > 0 || (cmp == 0 && k.mv_size >= op->klen))
+      break;
+    rc = inject(st, MLOGI_FAULT_PUT);
+    if (rc == 0)
+      rc = mdb_cursor_del(cur, 0);
+    if (rc != 0)
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int apply_op(mlogi_store *st, MDB_txn *txn, const mlogi_op *op) {
+  if (op->db >= MLOGI_DB_COUNT)
+    return EINVAL;
+  switch (op->kind) {
+  case MLOGI_OP_PUT:
+  case MLOGI_OP_APPEND:
+    return apply_put(st, txn, op);
+  case MLOGI_OP_DEL: {
+    MDB_val k = {op->klen, (void *)op->key};
+    int rc = inject(st, MLOGI_FAULT_PUT);
+    if (rc == 0)
+      rc = mdb_del(txn, st->dbi[op->db], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+  case MLOGI_OP_DEL_BELOW:
+    return apply_del_below(st, txn, op);
+  }
+  return EINVAL;
+}
+
+/* One attempt at the batch: begin, apply, commit. Returns an LMDB/errno
+ * code; the transaction is gone afterwards either way. */
+static int write_once(mlogi_store *st, const mlogi_op *ops, size_t n) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    pthread_rwlock_wrlock(&st->remap);
+    rc = mdb_env_set_mapsize(st->env, 0);
+    pthread_rwlock_unlock(&st->remap);
+    if (rc == 0)
+      rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+  }
+  if (rc != 0)
+    return rc;
+  for (size_t i = 0; rc == 0 && i < n; i++)
+    rc = apply_op(st, txn, &ops[i]);
+  if (rc == 0)
+    rc = inject(st, MLOGI_FAULT_COMMIT);
+  if (rc != 0) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  return mdb_txn_commit(txn);
+}
+
+/* Grow the map so that the batch fits: at least double it. */
+static int grow_map(mlogi_store *st, size_t batch_bytes) {
+  MDB_envinfo info;
+  mdb_env_info(st->env, &info);
+  size_t cur = info.me_mapsize;
+  if (cur >= MAX_MAP_BYTES)
+    return MDB_MAP_FULL;
+  size_t next = cur * 2;
+  if (next < cur + 2 * batch_bytes)
+    next = cur + 2 * batch_bytes;
+  if (next > MAX_MAP_BYTES)
+    next = MAX_MAP_BYTES;
+  pthread_rwlock_wrlock(&st->remap);
+  int rc = mdb_env_set_mapsize(st->env, next);
+  pthread_rwlock_unlock(&st->remap);
+  return rc;
+}
+
+int mlogi_store_write(mlogi_store *st, const mlogi_op *ops, size_t n,
+                      mlogi_errbuf *eb) {
+  if (st->rdonly)
+    return mlogi_fail(eb, MLOG_ERDONLY, "%s: opened read-only", st->dirpath);
+  size_t batch_bytes = 0;
+  for (size_t i = 0; i < n; i++)
+    batch_bytes += ops[i].klen + ops[i].vlen + 64;
+  int rc = 0;
+  for (int attempt = 0; attempt <= MAX_GROW_RETRIES; attempt++) {
+    rc = write_once(st, ops, n);
+    if (rc != MDB_MAP_FULL)
+      break;
+    int grc = grow_map(st, batch_bytes);
+    if (grc != 0)
+      return mlogi_fail(eb, MLOG_ENOSPC, "%s: log map full and cannot grow: %s",
+                        st->dirpath, mdb_strerror(grc));
+  }
+  if (rc == EINVAL)
+    return mlogi_fail(eb, MLOG_EINVAL, "%s: invalid write", st->dirpath);
+  if (rc != 0)
+    return fail_mdb(eb, rc, "commit", st->dirpath);
+  return MLOG_OK;
+}
+
+int mlogi_view_begin(mlogi_store *st, mlogi_view **out, mlogi_errbuf *eb) {
+  *out = NULL;
+  mlogi_view *v = malloc(sizeof *v);
+  if (v == NULL)
+    return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  v->st = st;
+  pthread_rwlock_rdlock(&st->remap);
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &v->txn);
+  if (rc == MDB_MAP_RESIZED) {
+    /* Another process grew the map: adopt its size (no txn is live here). */
+    pthread_rwlock_unlock(&st->remap);
+    pthread_rwlock_wrlock(&st->remap);
+    rc = mdb_env_set_mapsize(st->env, 0);
+    pthread_rwlock_unlock(&st->remap);
+    pthread_rwlock_rdlock(&st->remap);
+    if (rc == 0)
+      rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &v->txn);
+  }
+  int err = rc ? fail_mdb(eb, rc, "begin read", st->dirpath) : MLOG_OK;
+  if (err == MLOG_OK)
+    err = check_file_size(st, eb);
+  if (err != MLOG_OK) {
+    if (rc == 0)
+      mdb_txn_abort(v->txn);
+    pthread_rwlock_unlock(&st->remap);
+    free(v);
+    return err;
+  }
+  *out = v;
+  return MLOG_OK;
+}
+
+void mlogi_view_end(mlogi_view *v) {
+  if (v == NULL)
+    return;
+  mdb_txn_abort(v->txn);
+  pthread_rwlock_unlock(&v->st->remap);
+  free(v);
+}
+
+static int view_code(int rc) {
+  switch (rc) {
+  case 0:
+    return MLOG_OK;
+  case MDB_NOTFOUND:
+    return MLOG_ENOTFOUND;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+    return MLOG_ECORRUPT;
+  default:
+    return rc > 0 ? mlogi_from_errno(rc) : MLOG_EIO;
+  }
+}
+
+int mlogi_view_get(mlogi_view *v, mlogi_db db, const void *key, size_t klen,
+                   const void **val, size_t *vlen) {
+  MDB_val k = {klen, (void *)key}, d;
+  int rc = mdb_get(v->txn, v->st->dbi[db], &k, &d);
+  if (rc == 0) {
+    *val = d.mv_data;
+    *vlen = d.mv_size;
+  }
+  return view_code(rc);
+}
+
+int mlogi_view_scan(mlogi_view *v, mlogi_db db, const void *from,
+                    size_t fromlen, mlogi_entry_fn fn, void *arg) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(v->txn, v->st->dbi[db], &cur);
+  if (rc != 0)
+    return view_code(rc);
+  MDB_val k = {fromlen, (void *)from}, d;
+  rc = mdb_cursor_get(cur, &k, &d, from ? MDB_SET_RANGE : MDB_FIRST);
+  int stop = 0;
+  while (rc == 0) {
+    stop = fn(arg, k.mv_data, k.mv_size, d.mv_data, d.mv_size);
+    if (stop != 0)
+      break;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (stop != 0)
+    return stop;
+  return rc == MDB_NOTFOUND ? MLOG_OK : view_code(rc);
+}
+
+int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key,
+                    size_t *klen, const void **val, size_t *vlen) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(v->txn, v->st->dbi[db], &cur);
+  if (rc != 0)
+    return view_code(rc);
+  MDB_val k, d;
+  rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+  if (rc == 0) {
+    *key = k.mv_data;
+    *klen = k.mv_size;
+    *val = d.mv_data;
+    *vlen = d.mv_size;
+  }
+  mdb_cursor_close(cur);
+  return view_code(rc);
+}
+
+int mlogi_view_count(mlogi_view *v, mlogi_db db, uint64_t *n) {
+  MDB_stat ms;
+  int rc = mdb_stat(v->txn, v->st->dbi[db], &ms);
+  if (rc == 0)
+    *n = ms.ms_entries;
+  return view_code(rc);
+}
+
+int mlogi_store_stat(mlogi_store *st, mlogi_store_info *out, mlogi_errbuf *eb) {
+  MDB_envinfo info;
+  MDB_stat ms;
+  struct stat sb;
+  char path[4200];
+  path_in(path, sizeof path, st->dirpath, "data.mdb");
+  if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 ||
+      stat(path, &sb) != 0)
+    return mlogi_fail(eb, MLOG_EIO, "%s: cannot stat the store", st->dirpath);
+  out->file_bytes = (uint64_t)sb.st_size;
+  out->map_bytes = info.me_mapsize;
+  out->page_size = ms.ms_psize;
+  out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+  return MLOG_OK;
+}
