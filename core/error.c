@@ -4,21 +4,21 @@
 
 #include "core/internal.h"
 
-static const char *const messages[] = {
-    [MLOG_OK] = "success",
+static const char *const messages[] = {[MLOG_OK] = "success",
 #define MESSAGE(name, msg) [MLOG_##name] = msg,
-    MLOG_ERRNO_MAP(MESSAGE)
+                                       MLOG_ERRNO_MAP(MESSAGE)
 #undef MESSAGE
 };
 
-static const char *const names[] = {
-    [MLOG_OK] = "OK",
+static const char *const names[] = {[MLOG_OK] = "OK",
 #define NAME(name, msg) [MLOG_##name] = #name,
-    MLOG_ERRNO_MAP(NAME)
+                                    MLOG_ERRNO_MAP(NAME)
 #undef NAME
 };
 
-const char *mlog_version(void) { return MLOG_VERSION_STRING; }
+const char *mlog_version(void) {
+  return MLOG_VERSION_STRING;
+}
 
 const char *mlog_strerror(int err) {
   if (err < 0 || err >= MLOG_ERR_COUNT_)

@@ -1,4 +1,5 @@
-/* fault.h - fault injection for the store, in the spirit of SQLite's test VFS */
+/* fault.h - fault injection for the store, in the spirit of SQLite's test VFS
+ */
 #ifndef MLOG_CORE_FAULT_H
 #define MLOG_CORE_FAULT_H
 

@@ -87,8 +87,8 @@ static int read_meta(mlog_log *log, mlogi_view *v, const char *dirpath) {
   log->format_major = ((const uint8_t *)val)[0];
   log->format_minor = ((const uint8_t *)val)[1];
   if (log->format_major != MLOG_FORMAT_MAJOR)
-    return mlogi_fail(&log->eb, MLOG_EVERSION, "%s: log format %u.%u",
-                      dirpath, log->format_major, log->format_minor);
+    return mlogi_fail(&log->eb, MLOG_EVERSION, "%s: log format %u.%u", dirpath,
+                      log->format_major, log->format_minor);
   if (meta_u32(v, META_PROCESS, &log->process_id) != MLOG_OK ||
       meta_u32(v, META_GROUP, &log->group_size) != MLOG_OK ||
       meta_u32(v, META_INCARNATION, &log->incarnation) != MLOG_OK)
@@ -147,8 +147,12 @@ static int create_meta(mlog_log *log, const mlog_log_config *cfg) {
                       "bad log config (process %u of %u, protocol '%s')",
                       cfg->process_id, cfg->group_size, proto);
 #define META_OP(name, v, n)                                                    \
-  {.kind = MLOGI_OP_PUT, .db = MLOGI_DB_META, .key = name,                   \
-   .klen = sizeof name - 1, .val = v, .vlen = n}
+  {.kind = MLOGI_OP_PUT,                                                       \
+   .db = MLOGI_DB_META,                                                        \
+   .key = name,                                                                \
+   .klen = sizeof name - 1,                                                    \
+   .val = v,                                                                   \
+   .vlen = n}
   mlogi_op ops[] = {
       META_OP(META_FORMAT, format, 2),
       META_OP(META_PROCESS, pid, 4),
@@ -185,8 +189,8 @@ static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
     return rc;
   if (mlogi_store_is_new(log->st)) {
     if (cfg == NULL)
-      return mlogi_fail(&log->eb, MLOG_EINVAL,
-                        "%s: a new log needs a config", dirpath);
+      return mlogi_fail(&log->eb, MLOG_EINVAL, "%s: a new log needs a config",
+                        dirpath);
     rc = create_meta(log, cfg);
     if (rc != MLOG_OK)
       return rc;
@@ -257,8 +261,7 @@ typedef struct encode_arg {
 
 static int encode_fill(void *arg, void *dst, size_t vlen) {
   encode_arg *ea = arg;
-  return mlog_record_encode(ea->rec, ea->prev_tag, tag_key(ea->log), dst,
-                            vlen);
+  return mlog_record_encode(ea->rec, ea->prev_tag, tag_key(ea->log), dst, vlen);
 }
 
 static int reserve_ops(mlog_log *log, size_t n) {
@@ -289,12 +292,14 @@ int mlog_log_append(mlog_log *log, mlog_record *recs, size_t n) {
   uint8_t *keys = (uint8_t *)(args + n);
   for (size_t i = 0; i < n; i++) {
     if (recs[i].payload_len > MLOG_PAYLOAD_MAX)
-      return mlogi_fail(&log->eb, MLOG_ETOOBIG, "record %zu: payload of %u "
-                        "bytes", i, recs[i].payload_len);
+      return mlogi_fail(&log->eb, MLOG_ETOOBIG,
+                        "record %zu: payload of %u "
+                        "bytes",
+                        i, recs[i].payload_len);
     recs[i].lsn = log->next_lsn + i;
     mlogi_put_be64(keys + 8 * i, recs[i].lsn);
-    args[i] = (encode_arg){log, &recs[i],
-                           i == 0 ? log->head_tag : recs[i - 1].tag};
+    args[i] =
+        (encode_arg){log, &recs[i], i == 0 ? log->head_tag : recs[i - 1].tag};
     ops[i] = (mlogi_op){.kind = MLOGI_OP_APPEND,
                         .db = MLOGI_DB_LOG,
                         .key = keys + 8 * i,
@@ -316,10 +321,10 @@ int mlog_log_append(mlog_log *log, mlog_record *recs, size_t n) {
 
 typedef struct walk {
   mlog_log *log;
-  uint64_t expect;               /* lsn the next record must carry */
-  uint8_t prev[MLOG_TAG_BYTES];  /* tag the next record chains over */
-  uint64_t last_key;             /* key of the last entry of the log */
-  uint64_t from;                 /* call fn for lsn >= from */
+  uint64_t expect;              /* lsn the next record must carry */
+  uint8_t prev[MLOG_TAG_BYTES]; /* tag the next record chains over */
+  uint64_t last_key;            /* key of the last entry of the log */
+  uint64_t from;                /* call fn for lsn >= from */
   mlog_scan_fn fn;
   void *arg;
   int fn_rc; /* what fn returned when it stopped the walk */
@@ -342,8 +347,8 @@ static int problem(walk *w, int err, uint64_t lsn, const char *fmt, ...) {
   return err;
 }
 
-static int walk_entry(void *arg, const void *key, size_t klen,
-                      const void *val, size_t vlen) {
+static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
+                      size_t vlen) {
   walk *w = arg;
   if (klen != 8)
     return problem(w, MLOG_EHEADER, w->expect,
@@ -353,20 +358,26 @@ static int walk_entry(void *arg, const void *key, size_t klen,
   mlog_record rec;
   int rc = mlog_record_decode(val, vlen, &rec);
   if (rc == MLOG_ETORN && lsn == w->last_key)
-    return problem(w, MLOG_ETORN, lsn, "torn tail: last record (lsn %llu) is "
-                   "cut short at %zu bytes", (unsigned long long)lsn, vlen);
+    return problem(w, MLOG_ETORN, lsn,
+                   "torn tail: last record (lsn %llu) is "
+                   "cut short at %zu bytes",
+                   (unsigned long long)lsn, vlen);
   if (rc != MLOG_OK)
     return problem(w, MLOG_EHEADER, lsn, "bad header: record lsn %llu: %s",
                    (unsigned long long)lsn, mlog_strerror(rc));
   if (lsn != w->expect || rec.lsn != lsn)
-    return problem(w, MLOG_ECHAIN, lsn, "broken chain: expected lsn %llu, "
+    return problem(w, MLOG_ECHAIN, lsn,
+                   "broken chain: expected lsn %llu, "
                    "found key %llu holding lsn %llu (deleted, reordered or "
-                   "duplicated records)", (unsigned long long)w->expect,
-                   (unsigned long long)lsn, (unsigned long long)rec.lsn);
+                   "duplicated records)",
+                   (unsigned long long)w->expect, (unsigned long long)lsn,
+                   (unsigned long long)rec.lsn);
   rc = mlog_record_check(val, vlen, w->prev, tag_key(w->log));
   if (rc != MLOG_OK)
-    return problem(w, MLOG_EBADTAG, lsn, "bad tag: record lsn %llu does not "
-                   "match its tag (edited)", (unsigned long long)lsn);
+    return problem(w, MLOG_EBADTAG, lsn,
+                   "bad tag: record lsn %llu does not "
+                   "match its tag (edited)",
+                   (unsigned long long)lsn);
   memcpy(w->prev, rec.tag, MLOG_TAG_BYTES);
   w->expect++;
   if (w->rep->records++ == 0)
@@ -413,9 +424,11 @@ static int walk_log(mlog_log *log, walk *w) {
     if (rc == -1 || rc == w->rep->problem)
       rc = MLOG_OK;
     else if (rc == MLOG_ECORRUPT)
-      rc = problem(w, MLOG_ECORRUPT, w->expect, "damaged store: LMDB pages "
+      rc = problem(w, MLOG_ECORRUPT, w->expect,
+                   "damaged store: LMDB pages "
                    "after lsn %llu are unreadable",
-                   (unsigned long long)(w->expect - 1)) & 0;
+                   (unsigned long long)(w->expect - 1)) &
+           0;
     else if (rc != MLOG_OK)
       rc = mlogi_fail(&log->eb, rc, "reading the log: %s", mlog_strerror(rc));
   }
@@ -456,8 +469,10 @@ int mlog_log_discard_before(mlog_log *log, uint64_t lsn) {
   if (log->rdonly)
     return mlogi_fail(&log->eb, MLOG_ERDONLY, "log opened read-only");
   if (lsn > log->next_lsn)
-    return mlogi_fail(&log->eb, MLOG_EINVAL, "discard before lsn %llu: the "
-                      "log ends at %llu", (unsigned long long)lsn,
+    return mlogi_fail(&log->eb, MLOG_EINVAL,
+                      "discard before lsn %llu: the "
+                      "log ends at %llu",
+                      (unsigned long long)lsn,
                       (unsigned long long)(log->next_lsn - 1));
   mlogi_view *v;
   int rc = mlogi_view_begin(log->st, &v, &log->eb);
@@ -544,4 +559,6 @@ int mlog_log_get_info(mlog_log *log, mlog_log_info *info) {
 /* ------------------------------------------------------------------------ */
 /* Library-private access                                                   */
 
-mlogi_store *mlogi_log_store(mlog_log *log) { return log->st; }
+mlogi_store *mlogi_log_store(mlog_log *log) {
+  return log->st;
+}

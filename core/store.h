@@ -85,8 +85,8 @@ int mlogi_view_scan(mlogi_view *v, mlogi_db db, const void *from,
                     size_t fromlen, mlogi_entry_fn fn, void *arg);
 
 /* The last entry of db: ENOTFOUND when db is empty. */
-int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key,
-                    size_t *klen, const void **val, size_t *vlen);
+int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key, size_t *klen,
+                    const void **val, size_t *vlen);
 
 /* Number of entries in db. */
 int mlogi_view_count(mlogi_view *v, mlogi_db db, uint64_t *n);

@@ -27,8 +27,8 @@ struct mlogi_store {
   MDB_dbi dbi[MLOGI_DB_COUNT];
   bool rdonly;
   bool is_new;
-  int lock_fd;   /* writer: data.mdb, flock'ed exclusively; reader: -1 */
-  int data_fd;   /* reader: data.mdb, to check its size; writer: -1 */
+  int lock_fd; /* writer: data.mdb, flock'ed exclusively; reader: -1 */
+  int data_fd; /* reader: data.mdb, to check its size; writer: -1 */
   pthread_rwlock_t remap; /* views read-lock; map growth write-locks */
   mlogi_faults *faults;
   char dirpath[4096];
@@ -179,8 +179,10 @@ static int open_dbs(mlogi_store *st, bool create, mlogi_errbuf *eb) {
     return MLOG_OK;
   bool empty_env = statrc == 0 && ms.ms_entries == 0;
   if (!create || !empty_env || missing != MLOGI_DB_COUNT)
-    return mlogi_fail(eb, MLOG_ENOTLOG, "%s: LMDB environment without mlog's "
-                      "databases", st->dirpath);
+    return mlogi_fail(eb, MLOG_ENOTLOG,
+                      "%s: LMDB environment without mlog's "
+                      "databases",
+                      st->dirpath);
   txn = NULL;
   rc = mdb_txn_begin(st->env, NULL, 0, &txn);
   for (int i = 0; rc == 0 && i < MLOGI_DB_COUNT; i++)
@@ -297,7 +299,9 @@ void mlogi_store_close(mlogi_store *st) {
   free(st);
 }
 
-bool mlogi_store_is_new(const mlogi_store *st) { return st->is_new; }
+bool mlogi_store_is_new(const mlogi_store *st) {
+  return st->is_new;
+}
 
 void mlogi_store_set_faults(mlogi_store *st, mlogi_faults *faults) {
   st->faults = faults;
@@ -511,8 +515,8 @@ int mlogi_view_scan(mlogi_view *v, mlogi_db db, const void *from,
   return rc == MDB_NOTFOUND ? MLOG_OK : view_code(rc);
 }
 
-int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key,
-                    size_t *klen, const void **val, size_t *vlen) {
+int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key, size_t *klen,
+                    const void **val, size_t *vlen) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(v->txn, v->st->dbi[db], &cur);
   if (rc != 0)

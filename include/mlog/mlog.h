@@ -44,28 +44,28 @@ const char *mlog_version(void);
 /* Errors: one table generates the codes, their names and their messages.   */
 
 #define MLOG_ERRNO_MAP(XX)                                                     \
-  XX(EINVAL, "invalid argument")                                             \
-  XX(ENOMEM, "out of memory")                                                \
-  XX(EIO, "input/output error")                                              \
-  XX(ENOSPC, "no space left on device")                                      \
-  XX(EACCES, "permission denied")                                            \
-  XX(ENOENT, "no such file or directory")                                    \
-  XX(ENOTDIR, "not a directory")                                             \
-  XX(EEXIST, "file exists")                                                  \
-  XX(ENOTFOUND, "no such entry")                                             \
-  XX(EBUSY, "log directory is open for writing by another process")         \
-  XX(ENOTLOG, "not an mlog log")                                             \
-  XX(EVERSION, "unsupported log format version")                             \
-  XX(ENOKEY, "log is keyed but no key was given")                            \
-  XX(EKEY, "key does not match the log")                                     \
-  XX(EBADTAG, "record tag mismatch")                                         \
-  XX(ECHAIN, "hash chain broken")                                            \
-  XX(ETORN, "torn tail")                                                     \
-  XX(EHEADER, "bad record header")                                           \
-  XX(ECORRUPT, "log store is corrupt")                                       \
-  XX(ERDONLY, "log is open read-only")                                       \
-  XX(ETOOBIG, "value too large")                                             \
-  XX(ECRYPTO, "cryptography library failure")                                \
+  XX(EINVAL, "invalid argument")                                               \
+  XX(ENOMEM, "out of memory")                                                  \
+  XX(EIO, "input/output error")                                                \
+  XX(ENOSPC, "no space left on device")                                        \
+  XX(EACCES, "permission denied")                                              \
+  XX(ENOENT, "no such file or directory")                                      \
+  XX(ENOTDIR, "not a directory")                                               \
+  XX(EEXIST, "file exists")                                                    \
+  XX(ENOTFOUND, "no such entry")                                               \
+  XX(EBUSY, "log directory is open for writing by another process")            \
+  XX(ENOTLOG, "not an mlog log")                                               \
+  XX(EVERSION, "unsupported log format version")                               \
+  XX(ENOKEY, "log is keyed but no key was given")                              \
+  XX(EKEY, "key does not match the log")                                       \
+  XX(EBADTAG, "record tag mismatch")                                           \
+  XX(ECHAIN, "hash chain broken")                                              \
+  XX(ETORN, "torn tail")                                                       \
+  XX(EHEADER, "bad record header")                                             \
+  XX(ECORRUPT, "log store is corrupt")                                         \
+  XX(ERDONLY, "log is open read-only")                                         \
+  XX(ETOOBIG, "value too large")                                               \
+  XX(ECRYPTO, "cryptography library failure")                                  \
   XX(EFAULT, "injected fault")
 
 typedef enum mlog_err {
@@ -73,7 +73,7 @@ typedef enum mlog_err {
 #define MLOG_ERR_ENUM_(name, msg) MLOG_##name,
   MLOG_ERRNO_MAP(MLOG_ERR_ENUM_)
 #undef MLOG_ERR_ENUM_
-  MLOG_ERR_COUNT_
+      MLOG_ERR_COUNT_
 } mlog_err;
 
 /* A one-line message for an error code, static storage; never NULL. */
@@ -178,8 +178,9 @@ typedef struct mlog_log mlog_log;
 /* Open flags (unknown bits are rejected with EINVAL). */
 #define MLOG_LOG_RDONLY 0x1u /* read only: creates nothing, writes nothing */
 #define MLOG_LOG_CREATE 0x2u /* create the log when the directory has none */
-#define MLOG_LOG_NOSYNC 0x4u /* commits are not flushed: a crash of the OS
-                                can lose them. Unsafe; explicit opt-in only */
+#define MLOG_LOG_NOSYNC                                                        \
+  0x4u /* commits are not flushed: a crash of the OS                           \
+          can lose them. Unsafe; explicit opt-in only */
 
 /* What a new log records about itself; read back from existing logs. */
 typedef struct mlog_log_config {
