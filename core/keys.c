@@ -49,6 +49,12 @@ static int write_new_file(const char *dirpath, const char *name,
   return rc;
 }
 
+static void unlink_in(const char *dirpath, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dirpath, name);
+  unlink(path);
+}
+
 static bool exists_in(const char *dirpath, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dirpath, name);
@@ -68,12 +74,19 @@ int mlog_keygen(const char *dirpath) {
   unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
   randombytes_buf(logkey, sizeof logkey);
   int rc = crypto_sign_keypair(pk, sk) == 0 ? MLOG_OK : MLOG_ECRYPTO;
-  if (rc == MLOG_OK)
-    rc = write_new_file(dirpath, names[0], logkey, sizeof logkey, 0600);
-  if (rc == MLOG_OK)
-    rc = write_new_file(dirpath, names[1], sk, sizeof sk, 0600);
-  if (rc == MLOG_OK)
-    rc = write_new_file(dirpath, names[2], pk, sizeof pk, 0644);
+  const struct {
+    const void *buf;
+    size_t len;
+    mode_t mode;
+  } files[3] = {{logkey, sizeof logkey, 0600}, {sk, sizeof sk, 0600},
+                {pk, sizeof pk, 0644}};
+  size_t written = 0;
+  for (; rc == MLOG_OK && written < 3; written++)
+    rc = write_new_file(dirpath, names[written], files[written].buf,
+                        files[written].len, files[written].mode);
+  if (rc != MLOG_OK) /* all three or none: remove what was written */
+    for (size_t i = 0; i + 1 < written; i++)
+      unlink_in(dirpath, names[i]);
   sodium_memzero(logkey, sizeof logkey);
   sodium_memzero(sk, sizeof sk);
   return rc;

@@ -117,7 +117,7 @@ static int read_meta(mlog_log *log, mlogi_view *v, const char *dirpath) {
 }
 
 /* Position the append head after the last record (or the chain base). */
-static int read_head(mlog_log *log, mlogi_view *v) {
+static int read_head(mlog_log *log, mlogi_view *v, const char *dirpath) {
   const void *key, *val;
   size_t klen, vlen;
   int rc = mlogi_view_last(v, MLOGI_DB_LOG, &key, &klen, &val, &vlen);
@@ -132,7 +132,8 @@ static int read_head(mlog_log *log, mlogi_view *v) {
     return MLOG_OK;
   }
   return mlogi_fail(&log->eb, rc == MLOG_OK ? MLOG_ECORRUPT : rc,
-                    "the last record of the log is unreadable");
+                    "%s: the last record of the log is unreadable (run mlog "
+                    "verify)", dirpath);
 }
 
 static int create_meta(mlog_log *log, const mlog_log_config *cfg) {
@@ -203,8 +204,8 @@ static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
   if (rc == MLOG_OK && log->keyed && !log->has_key && !log->rdonly)
     rc = mlogi_fail(&log->eb, MLOG_ENOKEY, "%s: the log is keyed: give its key",
                     dirpath);
-  if (rc == MLOG_OK)
-    rc = read_head(log, v);
+  if (rc == MLOG_OK && !log->rdonly) /* only writers need the head */
+    rc = read_head(log, v, dirpath);
   mlogi_view_end(v);
   return rc;
 }

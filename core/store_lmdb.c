@@ -121,7 +121,8 @@ static int check_dir(const char *dirpath, unsigned flags, bool *has_data,
     return mlogi_fail(eb, MLOG_EINVAL, "%s: path too long", dirpath);
   *has_data = stat(path, &sb) == 0;
   if (*has_data && sb.st_size == 0 && (flags & MLOGI_STORE_RDONLY))
-    *has_data = false;
+    return mlogi_fail(eb, MLOG_ENOTLOG, "%s: holds no log (data.mdb is empty)",
+                      dirpath);
   if (*has_data && access(path, R_OK) != 0)
     return mlogi_fail(eb, mlogi_from_errno(errno), "%s: %s", path,
                       strerror(errno));

@@ -192,8 +192,10 @@ typedef struct mlog_log_config {
 } mlog_log_config;
 
 /* Open the log in `dirpath`.
- *  - With MLOG_LOG_RDONLY the directory must hold a log; nothing in it is
- *    created or modified, and the log can be read while a writer runs.
+ *  - With MLOG_LOG_RDONLY the directory must hold a log; no file is created
+ *    and data.mdb is never written. The log can be read while a writer
+ *    runs: the reader registers in lock.mdb when one exists (LMDB's reader
+ *    table), and reads without locking when there is none.
  *  - Otherwise the log is opened for writing; only one writer per directory
  *    (a second gets EBUSY). With MLOG_LOG_CREATE a directory without a log
  *    (created if missing) gets a new one from `cfg`.
