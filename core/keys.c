@@ -78,7 +78,8 @@ int mlog_keygen(const char *dirpath) {
     const void *buf;
     size_t len;
     mode_t mode;
-  } files[3] = {{logkey, sizeof logkey, 0600}, {sk, sizeof sk, 0600},
+  } files[3] = {{logkey, sizeof logkey, 0600},
+                {sk, sizeof sk, 0600},
                 {pk, sizeof pk, 0644}};
   size_t written = 0;
   for (; rc == MLOG_OK && written < 3; written++)

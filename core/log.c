@@ -26,7 +26,9 @@ struct mlog_log {
   uint32_t process_id, group_size, incarnation;
   unsigned format_major, format_minor;
   char protocol[32];
+  bool lazymeta;                    /* commits do not flush the meta page */
   uint64_t next_lsn;                /* lsn the next append gets */
+  uint64_t durable_lsn;             /* last lsn that survives an OS crash */
   uint8_t head_tag[MLOG_TAG_BYTES]; /* tag of the record before next_lsn */
   mlogi_op *ops;                    /* scratch for appends */
   size_t ops_cap;
@@ -133,20 +135,32 @@ static int read_head(mlog_log *log, mlogi_view *v, const char *dirpath) {
   }
   return mlogi_fail(&log->eb, rc == MLOG_OK ? MLOG_ECORRUPT : rc,
                     "%s: the last record of the log is unreadable (run mlog "
-                    "verify)", dirpath);
+                    "verify)",
+                    dirpath);
 }
 
-static int create_meta(mlog_log *log, const mlog_log_config *cfg) {
-  uint8_t format[2] = {MLOG_FORMAT_MAJOR, MLOG_FORMAT_MINOR};
-  uint8_t pid[4], group[4], inc[4] = {0}, id[KEY_ID_BYTES];
-  mlogi_put_le32(pid, cfg->process_id);
-  mlogi_put_le32(group, cfg->group_size);
-  const char *proto = cfg->protocol ? cfg->protocol : "none";
+static const char *config_protocol(const mlog_log_config *cfg) {
+  return cfg->protocol ? cfg->protocol : "none";
+}
+
+/* A config that can create a log, checked before the directory is touched. */
+static int check_config(mlog_log *log, const mlog_log_config *cfg) {
+  const char *proto = config_protocol(cfg);
   if (strlen(proto) >= sizeof log->protocol || cfg->group_size == 0 ||
       cfg->process_id >= cfg->group_size)
     return mlogi_fail(&log->eb, MLOG_EINVAL,
                       "bad log config (process %u of %u, protocol '%s')",
                       cfg->process_id, cfg->group_size, proto);
+  return MLOG_OK;
+}
+
+/* The first write of a new log: its metadata (and its databases). */
+static int create_meta(mlog_log *log, const mlog_log_config *cfg) {
+  uint8_t format[2] = {MLOG_FORMAT_MAJOR, MLOG_FORMAT_MINOR};
+  uint8_t pid[4], group[4], inc[4] = {0}, id[KEY_ID_BYTES];
+  mlogi_put_le32(pid, cfg->process_id);
+  mlogi_put_le32(group, cfg->group_size);
+  const char *proto = config_protocol(cfg);
 #define META_OP(name, v, n)                                                    \
   {.kind = MLOGI_OP_PUT,                                                       \
    .db = MLOGI_DB_META,                                                        \
@@ -179,11 +193,18 @@ static unsigned store_flags(unsigned flags) {
     sf |= MLOGI_STORE_CREATE;
   if (flags & MLOG_LOG_NOSYNC)
     sf |= MLOGI_STORE_NOSYNC;
+  if (flags & MLOG_LOG_LAZYMETA)
+    sf |= MLOGI_STORE_LAZYMETA;
   return sf;
 }
 
 static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
                     const mlog_log_config *cfg) {
+  if ((flags & MLOG_LOG_CREATE) && cfg != NULL) {
+    int rc = check_config(log, cfg);
+    if (rc != MLOG_OK)
+      return rc;
+  }
   int rc = mlogi_store_open(dirpath, store_flags(flags),
                             cfg ? cfg->map_size : 0, &log->st, &log->eb);
   if (rc != MLOG_OK)
@@ -207,6 +228,10 @@ static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
   if (rc == MLOG_OK && !log->rdonly) /* only writers need the head */
     rc = read_head(log, v, dirpath);
   mlogi_view_end(v);
+  /* What an earlier process left may lack its last meta-page flush. */
+  if (rc == MLOG_OK && log->lazymeta)
+    rc = mlogi_store_sync(log->st, &log->eb);
+  log->durable_lsn = log->next_lsn - 1;
   return rc;
 }
 
@@ -216,7 +241,8 @@ int mlog_log_open(const char *dirpath, unsigned flags,
   if (out == NULL)
     return mlogi_fail(teb, MLOG_EINVAL, "no place for the handle");
   *out = NULL;
-  const unsigned known = MLOG_LOG_RDONLY | MLOG_LOG_CREATE | MLOG_LOG_NOSYNC;
+  const unsigned known =
+      MLOG_LOG_RDONLY | MLOG_LOG_CREATE | MLOG_LOG_NOSYNC | MLOG_LOG_LAZYMETA;
   if (dirpath == NULL || (flags & ~known) ||
       ((flags & MLOG_LOG_RDONLY) && (flags & MLOG_LOG_CREATE)))
     return mlogi_fail(teb, MLOG_EINVAL, "bad arguments to mlog_log_open");
@@ -224,6 +250,7 @@ int mlog_log_open(const char *dirpath, unsigned flags,
   if (log == NULL)
     return mlogi_fail(teb, MLOG_ENOMEM, "out of memory");
   log->rdonly = flags & MLOG_LOG_RDONLY;
+  log->lazymeta = flags & MLOG_LOG_LAZYMETA;
   if (cfg != NULL && cfg->key != NULL) {
     log->key = *cfg->key;
     log->has_key = true;
@@ -312,9 +339,28 @@ int mlog_log_append(mlog_log *log, mlog_record *recs, size_t n) {
   rc = mlogi_store_write(log->st, ops, n, &log->eb);
   if (rc != MLOG_OK)
     return rc;
+  /* This commit's data flush also flushed the previous commit's meta. */
+  log->durable_lsn = log->lazymeta ? log->next_lsn - 1 : log->next_lsn + n - 1;
   log->next_lsn += n;
   memcpy(log->head_tag, recs[n - 1].tag, MLOG_TAG_BYTES);
   return MLOG_OK;
+}
+
+int mlog_log_sync(mlog_log *log) {
+  if (log == NULL)
+    return MLOG_EINVAL;
+  int rc = mlogi_store_sync(log->st, &log->eb);
+  if (rc == MLOG_OK)
+    log->durable_lsn = log->next_lsn - 1;
+  return rc;
+}
+
+uint64_t mlog_log_durable_lsn(const mlog_log *log) {
+  return log->durable_lsn;
+}
+
+uint64_t mlog_log_next_lsn(const mlog_log *log) {
+  return log->next_lsn;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -49,22 +49,32 @@ typedef struct mlogi_view mlogi_view;
 #define MLOGI_STORE_RDONLY 0x1u /* never creates or writes anything */
 #define MLOGI_STORE_CREATE 0x2u /* create the databases in a new directory */
 #define MLOGI_STORE_NOSYNC 0x4u /* commits are not flushed (unsafe) */
+#define MLOGI_STORE_LAZYMETA                                                   \
+  0x8u /* a commit flushes its data pages but not                              \
+          the meta page: it is durable once the                                \
+          next commit or sync returns */
 
-/* Open the store in dirpath. Fails with ENOENT/ENOTDIR for a missing path,
- * ENOTLOG when the directory holds no store (or not one of ours), EBUSY
- * when another process has it open for writing, EVERSION for an LMDB of
- * another version, ETORN when the data file is shorter than its pages. */
+/* Open the store in dirpath. Handles on one directory in one process share
+ * its LMDB environment; only one of them may write. Fails with ENOENT/ENOTDIR
+ * for a missing path, ENOTLOG when the directory holds no store (or not one of
+ * ours), EBUSY when another process has it open for writing, EVERSION for an
+ * LMDB of another version, ETORN when the data file is shorter than its pages.
+ */
 int mlogi_store_open(const char *dirpath, unsigned flags, size_t map_size,
                      mlogi_store **out, mlogi_errbuf *eb);
 void mlogi_store_close(mlogi_store *st);
 
-/* True when the store has no databases yet (a new directory). */
+/* True when the store has no databases yet (a new directory): they are
+ * created by the first write, atomically with its data. */
 bool mlogi_store_is_new(const mlogi_store *st);
 
 /* Apply ops atomically and durably (one commit). On any failure nothing of
  * the batch is applied. MAP_FULL grows the map and retries. */
 int mlogi_store_write(mlogi_store *st, const mlogi_op *ops, size_t n,
                       mlogi_errbuf *eb);
+
+/* Flush every commit to stable storage (the SYNC fault site). */
+int mlogi_store_sync(mlogi_store *st, mlogi_errbuf *eb);
 
 /* A consistent read-only snapshot. Values it hands out stay valid until
  * mlogi_view_end. A thread holding a view must not write. */

@@ -178,9 +178,13 @@ typedef struct mlog_log mlog_log;
 /* Open flags (unknown bits are rejected with EINVAL). */
 #define MLOG_LOG_RDONLY 0x1u /* read only: creates nothing, writes nothing */
 #define MLOG_LOG_CREATE 0x2u /* create the log when the directory has none */
-#define MLOG_LOG_NOSYNC                                                        \
-  0x4u /* commits are not flushed: a crash of the OS                           \
-          can lose them. Unsafe; explicit opt-in only */
+/* Commits are not flushed: a crash of the OS can lose them. Unsafe;
+ * explicit opt-in only. */
+#define MLOG_LOG_NOSYNC 0x4u
+/* A commit flushes its data but not LMDB's meta page, which the next
+ * commit's flush or mlog_log_sync makes durable (see mlog_log_durable_lsn):
+ * as safe as the default with one flush per commit instead of two. */
+#define MLOG_LOG_LAZYMETA 0x8u
 
 /* What a new log records about itself; read back from existing logs. */
 typedef struct mlog_log_config {
@@ -219,6 +223,17 @@ const char *mlog_log_errmsg(const mlog_log *log);
  * in the log afterwards or none are: on ENOSPC, EIO or any other failure the
  * log is as it was. The map grows by itself. */
 MLOG_NODISCARD int mlog_log_append(mlog_log *log, mlog_record *recs, size_t n);
+
+/* Make every appended record durable (one flush). */
+MLOG_NODISCARD int mlog_log_sync(mlog_log *log);
+
+/* The last lsn that survives a crash of the operating system: the last
+ * appended one, or with MLOG_LOG_LAZYMETA the last one before the latest
+ * commit, until mlog_log_sync. 0 when none. */
+uint64_t mlog_log_durable_lsn(const mlog_log *log);
+
+/* The lsn the next appended record gets. */
+uint64_t mlog_log_next_lsn(const mlog_log *log);
 
 /* Called for each record in lsn order; `rec` and its payload are valid for
  * the call only. Return 0 to go on; any other value stops the scan and is
