@@ -169,6 +169,13 @@ static int lock_writer(shared_env *e, mlogi_errbuf *eb) {
 static int open_dbs(shared_env *e, bool create, mlogi_errbuf *eb) {
   MDB_txn *txn;
   int rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+  /* A writer in another process grew the map since the environment was
+   * opened: adopt its size (nothing here is in use yet) and begin again. */
+  for (int i = 0; rc == MDB_MAP_RESIZED && i < MAX_GROW_RETRIES; i++) {
+    rc = mdb_env_set_mapsize(e->env, 0);
+    if (rc == 0)
+      rc = mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn);
+  }
   if (rc != 0)
     return fail_mdb(eb, rc, "begin", e->dirpath);
   int missing = 0;
