@@ -510,55 +510,279 @@ int mlog_log_scan(mlog_log *log, uint64_t from_lsn, mlog_scan_fn fn,
 /* ------------------------------------------------------------------------ */
 /* Garbage collection and information                                       */
 
-int mlog_log_discard_before(mlog_log *log, uint64_t lsn) {
+/* The tag that the record after `lsn` chains over: record lsn's own tag, or
+ * the chain base's, or the genesis. ENOTFOUND when lsn was discarded. */
+static int tag_after(mlog_log *log, mlogi_view *v, uint64_t lsn,
+                     uint8_t tag[MLOG_TAG_BYTES]) {
+  uint64_t base;
+  int rc = chain_base(log, v, &base, tag);
+  if (rc != MLOG_OK || lsn + 1 == base)
+    return rc;
+  if (lsn + 1 < base)
+    return MLOG_ENOTFOUND;
+  uint8_t key[8];
+  const void *val;
+  size_t vlen;
+  mlog_record rec;
+  mlogi_put_be64(key, lsn);
+  rc = mlogi_view_get(v, MLOGI_DB_LOG, key, 8, &val, &vlen);
+  if (rc == MLOG_OK && mlog_record_decode(val, vlen, &rec) != MLOG_OK)
+    rc = MLOG_ECORRUPT;
+  if (rc == MLOG_OK)
+    memcpy(tag, rec.tag, MLOG_TAG_BYTES);
+  return rc;
+}
+
+/* What discarding the records below an lsn writes: two ops. */
+typedef struct discard_plan {
+  uint8_t key[8];
+  uint8_t base[8 + MLOG_TAG_BYTES]; /* the new chain base */
+  mlogi_op ops[2];
+  size_t nops; /* 0 when nothing is left to discard */
+} discard_plan;
+
+static int plan_discard(mlog_log *log, mlogi_view *v, uint64_t lsn,
+                        discard_plan *d) {
+  d->nops = 0;
+  if (lsn > log->next_lsn)
+    return mlogi_fail(
+        &log->eb, MLOG_EINVAL, "discard before lsn %llu: the log ends at %llu",
+        (unsigned long long)lsn, (unsigned long long)(log->next_lsn - 1));
+  uint64_t base;
+  int rc = chain_base(log, v, &base, d->base + 8);
+  if (rc != MLOG_OK || lsn <= base)
+    return rc;
+  rc = tag_after(log, v, lsn - 1, d->base + 8);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&log->eb, MLOG_ECORRUPT, "record %llu is unreadable",
+                      (unsigned long long)(lsn - 1));
+  mlogi_put_be64(d->key, lsn);
+  mlogi_put_le64(d->base, lsn);
+  d->ops[0] = (mlogi_op){
+      .kind = MLOGI_OP_DEL_BELOW, .db = MLOGI_DB_LOG, .key = d->key, .klen = 8};
+  d->ops[1] = (mlogi_op){.kind = MLOGI_OP_PUT,
+                         .db = MLOGI_DB_META,
+                         .key = META_CHAIN_BASE,
+                         .klen = sizeof META_CHAIN_BASE - 1,
+                         .val = d->base,
+                         .vlen = sizeof d->base};
+  d->nops = 2;
+  return MLOG_OK;
+}
+
+static int check_writable(mlog_log *log) {
   if (log == NULL)
     return MLOG_EINVAL;
   if (log->rdonly)
     return mlogi_fail(&log->eb, MLOG_ERDONLY, "log opened read-only");
-  if (lsn > log->next_lsn)
-    return mlogi_fail(&log->eb, MLOG_EINVAL,
-                      "discard before lsn %llu: the "
-                      "log ends at %llu",
-                      (unsigned long long)lsn,
-                      (unsigned long long)(log->next_lsn - 1));
+  return MLOG_OK;
+}
+
+int mlog_log_discard_before(mlog_log *log, uint64_t lsn) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  mlogi_view *v;
+  rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  discard_plan d;
+  rc = plan_discard(log, v, lsn, &d);
+  mlogi_view_end(v);
+  if (rc != MLOG_OK || d.nops == 0)
+    return rc;
+  return mlogi_store_write(log->st, d.ops, d.nops, &log->eb);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                              */
+
+/* Decode checkpoint entry (key, val) and check its tag against the chain. */
+static int check_checkpoint(mlog_log *log, mlogi_view *v, const void *key,
+                            size_t klen, const void *val, size_t vlen,
+                            mlog_record *rec) {
+  uint8_t head[MLOG_TAG_BYTES];
+  int rc = klen == 8 ? mlog_record_decode(val, vlen, rec) : MLOG_EHEADER;
+  if (rc == MLOG_OK &&
+      (rec->type != MLOG_REC_CHECKPOINT || rec->ssn != mlogi_get_be64(key)))
+    rc = MLOG_EHEADER;
+  if (rc == MLOG_OK && (rc = tag_after(log, v, rec->lsn, head)) != MLOG_OK)
+    rc = MLOG_ECHAIN; /* the records it follows are gone or unreadable */
+  if (rc == MLOG_OK)
+    rc = mlog_record_check(val, vlen, head, tag_key(log));
+  return rc;
+}
+
+typedef struct newest_ckpt {
+  mlog_log *log;
+  mlogi_view *v;
+  mlog_record rec; /* the newest valid one (payload in the view) */
+  bool found;
+  uint64_t skipped; /* newer ones that failed their check */
+} newest_ckpt;
+
+static int pick_newest(void *arg, const void *key, size_t klen, const void *val,
+                       size_t vlen) {
+  newest_ckpt *nc = arg;
+  mlog_record rec;
+  if (check_checkpoint(nc->log, nc->v, key, klen, val, vlen, &rec) != MLOG_OK) {
+    nc->skipped++;
+    return 0;
+  }
+  nc->rec = rec;
+  nc->skipped = 0; /* only failures newer than the pick count */
+  nc->found = true;
+  return 0;
+}
+
+int mlog_log_get_checkpoint(mlog_log *log, mlog_log_checkpoint *ckpt) {
+  if (log == NULL || ckpt == NULL)
+    return MLOG_EINVAL;
+  memset(ckpt, 0, sizeof *ckpt);
+  if (log->keyed && !log->has_key)
+    return mlogi_fail(&log->eb, MLOG_ENOKEY,
+                      "the log is keyed: give its key to check checkpoints");
   mlogi_view *v;
   int rc = mlogi_view_begin(log->st, &v, &log->eb);
   if (rc != MLOG_OK)
     return rc;
-  uint64_t base;
-  uint8_t base_val[8 + MLOG_TAG_BYTES];
-  rc = chain_base(log, v, &base, base_val + 8);
-  if (rc == MLOG_OK && lsn > base) {
-    uint8_t key[8];
-    const void *val;
-    size_t vlen;
-    mlog_record rec;
-    mlogi_put_be64(key, lsn - 1);
-    rc = mlogi_view_get(v, MLOGI_DB_LOG, key, 8, &val, &vlen);
-    if (rc == MLOG_OK)
-      rc = mlog_record_decode(val, vlen, &rec);
-    if (rc == MLOG_OK)
-      memcpy(base_val + 8, rec.tag, MLOG_TAG_BYTES);
+  newest_ckpt nc = {.log = log, .v = v};
+  rc = mlogi_view_scan(v, MLOGI_DB_CKPT, NULL, 0, pick_newest, &nc);
+  if (rc == MLOG_OK && !nc.found)
+    rc = MLOG_ENOTFOUND;
+  if (rc == MLOG_OK) {
+    ckpt->number = nc.rec.ssn;
+    ckpt->covered_lsn = nc.rec.lsn;
+    ckpt->skipped = nc.skipped;
+    ckpt->len = nc.rec.payload_len;
+    ckpt->state = malloc(ckpt->len ? ckpt->len : 1);
+    if (ckpt->state == NULL)
+      rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
     else
-      rc = mlogi_fail(&log->eb, MLOG_ECORRUPT, "record %llu is unreadable",
-                      (unsigned long long)(lsn - 1));
+      memcpy(ckpt->state, nc.rec.payload, ckpt->len);
   }
   mlogi_view_end(v);
-  if (rc != MLOG_OK || lsn <= base)
+  return rc;
+}
+
+void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt) {
+  if (ckpt == NULL)
+    return;
+  free(ckpt->state);
+  ckpt->state = NULL;
+}
+
+/* The number of the last checkpoint and the lsn the oldest one to keep (when
+ * `number` is added) covers. */
+static int plan_checkpoint(mlogi_view *v, uint32_t keep, uint64_t *number,
+                           uint64_t *discard_lsn) {
+  const void *key, *val;
+  size_t klen, vlen;
+  int rc = mlogi_view_last(v, MLOGI_DB_CKPT, &key, &klen, &val, &vlen);
+  *number = rc == MLOG_OK && klen == 8 ? mlogi_get_be64(key) + 1 : 1;
+  *discard_lsn = 0;
+  if (rc != MLOG_OK && rc != MLOG_ENOTFOUND)
     return rc;
-  uint8_t key[8];
-  mlogi_put_be64(key, lsn);
-  mlogi_put_le64(base_val, lsn);
-  mlogi_op ops[] = {
-      {.kind = MLOGI_OP_DEL_BELOW, .db = MLOGI_DB_LOG, .key = key, .klen = 8},
-      {.kind = MLOGI_OP_PUT,
-       .db = MLOGI_DB_META,
-       .key = META_CHAIN_BASE,
-       .klen = sizeof META_CHAIN_BASE - 1,
-       .val = base_val,
-       .vlen = sizeof base_val},
+  if (keep <= 1 || *number <= keep - 1)
+    return MLOG_OK;
+  uint8_t oldest[8];
+  mlog_record rec;
+  mlogi_put_be64(oldest, *number - (keep - 1));
+  rc = mlogi_view_get(v, MLOGI_DB_CKPT, oldest, 8, &val, &vlen);
+  if (rc == MLOG_OK && mlog_record_decode(val, vlen, &rec) == MLOG_OK)
+    *discard_lsn = rec.lsn + 1;
+  return rc == MLOG_ENOTFOUND ? MLOG_OK : rc;
+}
+
+typedef struct ckpt_fill {
+  mlog_log *log;
+  mlog_record rec;
+  uint8_t head[MLOG_TAG_BYTES];
+} ckpt_fill;
+
+static int fill_checkpoint(void *arg, void *dst, size_t vlen) {
+  ckpt_fill *cf = arg;
+  return mlog_record_encode(&cf->rec, cf->head, tag_key(cf->log), dst, vlen);
+}
+
+int mlog_log_put_checkpoint(mlog_log *log, uint64_t covered_lsn,
+                            uint32_t incarnation, const void *state, size_t len,
+                            uint32_t keep, uint64_t *number) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  if (covered_lsn >= log->next_lsn || len > MLOG_PAYLOAD_MAX)
+    return mlogi_fail(&log->eb, MLOG_EINVAL,
+                      "checkpoint of %zu bytes covering lsn %llu", len,
+                      (unsigned long long)covered_lsn);
+  keep = keep ? keep : 1;
+  mlogi_view *v;
+  rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  uint64_t num, discard_lsn;
+  ckpt_fill cf = {.log = log};
+  discard_plan d = {.nops = 0};
+  rc = plan_checkpoint(v, keep, &num, &discard_lsn);
+  if (rc == MLOG_OK)
+    rc = tag_after(log, v, covered_lsn, cf.head);
+  /* The new checkpoint is the oldest kept when keep is 1. */
+  if (rc == MLOG_OK)
+    rc = plan_discard(log, v, keep == 1 ? covered_lsn + 1 : discard_lsn, &d);
+  mlogi_view_end(v);
+  if (rc != MLOG_OK)
+    return rc;
+  cf.rec = (mlog_record){.type = MLOG_REC_CHECKPOINT,
+                         .src = log->process_id,
+                         .dst = log->process_id,
+                         .incarnation = incarnation,
+                         .ssn = num,
+                         .lsn = covered_lsn,
+                         .payload = state,
+                         .payload_len = (uint32_t)len};
+  uint8_t key[8], drop_below[8];
+  mlogi_put_be64(key, num);
+  mlogi_put_be64(drop_below, num + 1 - keep);
+  mlogi_op ops[4] = {
+      {.kind = MLOGI_OP_APPEND,
+       .db = MLOGI_DB_CKPT,
+       .key = key,
+       .klen = 8,
+       .vlen = mlog_record_size((uint32_t)len),
+       .fill = fill_checkpoint,
+       .fill_arg = &cf},
+      {.kind = MLOGI_OP_DEL_BELOW,
+       .db = MLOGI_DB_CKPT,
+       .key = drop_below,
+       .klen = 8},
   };
-  return mlogi_store_write(log->st, ops, 2, &log->eb);
+  memcpy(ops + 2, d.ops, d.nops * sizeof *ops);
+  rc = mlogi_store_write(log->st, ops, 2 + d.nops, &log->eb);
+  if (rc == MLOG_OK && number != NULL)
+    *number = num;
+  return rc;
+}
+
+int mlog_log_set_incarnation(mlog_log *log, uint32_t incarnation) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  uint8_t val[4];
+  mlogi_put_le32(val, incarnation);
+  mlogi_op op = {.kind = MLOGI_OP_PUT,
+                 .db = MLOGI_DB_META,
+                 .key = META_INCARNATION,
+                 .klen = sizeof META_INCARNATION - 1,
+                 .val = val,
+                 .vlen = 4};
+  rc = mlogi_store_write(log->st, &op, 1, &log->eb);
+  if (rc == MLOG_OK)
+    log->incarnation = incarnation;
+  return rc;
+}
+
+uint32_t mlog_log_incarnation(const mlog_log *log) {
+  return log->incarnation;
 }
 
 int mlog_log_get_info(mlog_log *log, mlog_log_info *info) {

@@ -107,6 +107,10 @@ typedef struct mlogi_store_stat {
 
 int mlogi_store_stat(mlogi_store *st, mlogi_store_info *out, mlogi_errbuf *eb);
 
+/* Faults that stores opened by this thread start with (tests: crashes
+ * during recovery); NULL: none. */
+extern _Thread_local mlogi_faults *mlogi_open_faults;
+
 /* Route the store's puts, commits and syncs through `faults` (NULL: none).
  * Borrowed: must outlive the store or be reset to NULL. */
 void mlogi_store_set_faults(mlogi_store *st, mlogi_faults *faults);

@@ -40,6 +40,8 @@ typedef struct shared_env {
   char dirpath[4096];
 } shared_env;
 
+_Thread_local mlogi_faults *mlogi_open_faults;
+
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static shared_env *registry;
 
@@ -366,6 +368,7 @@ int mlogi_store_open(const char *dirpath, unsigned flags, size_t map_size,
     return rc;
   }
   st->dirpath = st->e->dirpath;
+  st->faults = mlogi_open_faults;
   *out = st;
   return MLOG_OK;
 }

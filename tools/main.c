@@ -17,6 +17,7 @@ static const command commands[] = {
     {"info", cmd_info, "show what a log holds"},
     {"keygen", cmd_keygen, "write a new log key and Ed25519 key pair"},
     {"gen", cmd_gen, "write a synthetic log (for tests, demos and benchmarks)"},
+    {"sim", cmd_sim, "run a protocol in simulation with crashes and check it"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

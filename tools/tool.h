@@ -25,6 +25,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 /* Name the running subcommand ("verify"; NULL for the bare tool), for the
  * "mlog verify: " prefix of error messages. */
@@ -86,6 +87,12 @@ int tool_log_error(const char *dirpath, int err, const char *msg);
  * in it; key may be NULL. Returns the library's code (MLOG_OK or the open's
  * error, whose detail is in mlog_log_errmsg(NULL)). */
 int tool_open_log(const char *dirpath, const mlog_key *key, mlog_log **out);
+
+/* mkdir -p; 0 or -1 (errno set). */
+int tool_mkdirs(const char *path);
+
+/* rm -rf, best effort. */
+void tool_rmtree(const char *path);
 
 /* ------------------------------------------------------------------------ */
 /* Progress (shown only when stderr is a terminal)                          */

@@ -66,7 +66,11 @@ const char *mlog_version(void);
   XX(ERDONLY, "log is open read-only")                                         \
   XX(ETOOBIG, "value too large")                                               \
   XX(ECRYPTO, "cryptography library failure")                                  \
-  XX(EFAULT, "injected fault")
+  XX(EFAULT, "injected fault")                                                 \
+  XX(EAGAIN, "nothing to do now")                                              \
+  XX(EAPP, "an application callback failed")                                   \
+  XX(EDIVERGED, "replay diverged from the logged execution")                   \
+  XX(EPROTO, "malformed protocol message")
 
 typedef enum mlog_err {
   MLOG_OK = 0,
@@ -250,6 +254,42 @@ MLOG_NODISCARD int mlog_log_scan(mlog_log *log, uint64_t from_lsn,
 /* Delete the records with lsn < lsn (garbage collection after a checkpoint);
  * the chain stays verifiable from the first kept record. */
 MLOG_NODISCARD int mlog_log_discard_before(mlog_log *log, uint64_t lsn);
+
+/* A checkpoint read back from the log. */
+typedef struct mlog_log_checkpoint {
+  uint64_t number;      /* 1, 2, 3, ... per log */
+  uint64_t covered_lsn; /* the last log record the checkpoint includes */
+  uint64_t skipped;     /* newer checkpoints that failed verification */
+  void *state;          /* owned: free with mlog_log_checkpoint_free */
+  size_t len;
+} mlog_log_checkpoint;
+
+/* Store a checkpoint with state[0..len) covering the records up to
+ * covered_lsn. In the same transaction, keep only the newest `keep`
+ * checkpoints (0 means 1) and discard the log records the oldest kept one
+ * covers, so a crash at any point leaves either the old or the new state.
+ * The checkpoint's tag chains over the record it follows, binding it to its
+ * place in the log. The new checkpoint's number goes to *number (may be
+ * NULL). */
+MLOG_NODISCARD int mlog_log_put_checkpoint(mlog_log *log, uint64_t covered_lsn,
+                                           uint32_t incarnation,
+                                           const void *state, size_t len,
+                                           uint32_t keep, uint64_t *number);
+
+/* Read the newest checkpoint whose tag and chain link verify, skipping
+ * damaged newer ones (counted in ckpt->skipped). ENOTFOUND when there is no
+ * valid checkpoint. */
+MLOG_NODISCARD int mlog_log_get_checkpoint(mlog_log *log,
+                                           mlog_log_checkpoint *ckpt);
+
+/* Free what mlog_log_get_checkpoint allocated; NULL is a no-op. */
+void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt);
+
+/* The process's incarnation as recorded in the log, and its update (one
+ * durable commit). */
+uint32_t mlog_log_incarnation(const mlog_log *log);
+MLOG_NODISCARD int mlog_log_set_incarnation(mlog_log *log,
+                                            uint32_t incarnation);
 
 /* What verification found. */
 typedef struct mlog_verify_report {

@@ -1,0 +1,960 @@
+/* process.c - the process runtime: receive, log, deliver, send, acknowledge */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/proc.h"
+#include "core/wire.h"
+
+#define MAX_FRAMES_PER_BATCH 1024
+#define MAX_COMMITS_PER_POLL 8
+#define DEFAULT_RETRANSMIT_MS 200
+#define DEFAULT_KEEP 2
+
+/* ------------------------------------------------------------------------ */
+/* Record vectors                                                           */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return MLOG_OK;
+  size_t c = *cap ? *cap : 16;
+  while (c < need)
+    c *= 2;
+  void *q = realloc(*p, c * elem);
+  if (q == NULL)
+    return MLOG_ENOMEM;
+  *p = q;
+  *cap = c;
+  return MLOG_OK;
+}
+
+int mlogi_recvec_add(recvec *v, const mlog_record *rec) {
+  size_t cap = v->cap;
+  int rc = grow((void **)&v->recs, &cap, v->n + 1, sizeof *v->recs);
+  if (rc == MLOG_OK)
+    rc = grow((void **)&v->offs, &v->cap, v->n + 1, sizeof *v->offs);
+  if (rc == MLOG_OK)
+    rc = grow((void **)&v->arena, &v->arena_cap, v->used + rec->payload_len, 1);
+  if (rc != MLOG_OK)
+    return rc;
+  v->recs[v->n] = *rec;
+  v->offs[v->n] = v->used;
+  if (rec->payload_len)
+    memcpy(v->arena + v->used, rec->payload, rec->payload_len);
+  v->used += rec->payload_len;
+  v->n++;
+  return MLOG_OK;
+}
+
+void mlogi_recvec_fix(recvec *v) {
+  for (size_t i = 0; i < v->n; i++)
+    v->recs[i].payload = v->arena + v->offs[i];
+}
+
+void mlogi_recvec_clear(recvec *v) {
+  v->n = 0;
+  v->used = 0;
+}
+
+void mlogi_recvec_free(recvec *v) {
+  free(v->recs);
+  free(v->offs);
+  free(v->arena);
+  memset(v, 0, sizeof *v);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Frames                                                                   */
+
+static uint64_t now_ms(mlog_proc *p) {
+  return p->tp->now_ms(p->tp_self);
+}
+
+static void send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
+                       const void *payload, uint32_t len) {
+  mlogi_frame f = {.kind = kind,
+                   .src = p->id,
+                   .dst = dst,
+                   .incarnation = p->incarnation,
+                   .seq = seq,
+                   .payload = payload,
+                   .payload_len = len};
+  uint8_t small[MLOGI_FRAME_HEADER + 256];
+  size_t size = mlogi_frame_size(&f);
+  uint8_t *buf = size <= sizeof small ? small : malloc(size);
+  if (buf == NULL)
+    return; /* a lost frame: the resend timer covers it */
+  mlogi_frame_encode(&f, buf);
+  p->tp->send(p->tp_self, dst, buf, size);
+  if (buf != small)
+    free(buf);
+}
+
+static void transmit(mlog_proc *p, uint32_t dst, outmsg *m) {
+  if (m->sent)
+    p->stats.resent++;
+  send_frame(p, dst, MLOGI_FRAME_DATA, m->ssn, m->data, m->len);
+  m->sent = true;
+  m->sent_at = now_ms(p);
+}
+
+/* Drop the messages the peer has logged. */
+static void prune_outbox(channel *ch) {
+  while (ch->out_head && ch->out_head->ssn <= ch->acked) {
+    outmsg *m = ch->out_head;
+    ch->out_head = m->next;
+    free(m);
+  }
+  if (ch->out_head == NULL)
+    ch->out_tail = NULL;
+}
+
+int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
+                      size_t len) {
+  outmsg *m = malloc(sizeof *m + len);
+  if (m == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a send");
+  *m = (outmsg){.ssn = ssn,
+                .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
+                .len = (uint32_t)len};
+  memcpy(m->data, msg, len);
+  channel *ch = &p->ch[dst];
+  if (ch->out_tail)
+    ch->out_tail->next = m;
+  else
+    ch->out_head = m;
+  ch->out_tail = m;
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receiving                                                                */
+
+static int on_data(mlog_proc *p, const mlogi_frame *f) {
+  channel *ch = &p->ch[f->src];
+  if (f->seq <= ch->recv_mark) {
+    p->stats.duplicates++;
+    if (ch->logged_mark >= f->seq) /* it may have lost our ack */
+      send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
+    return MLOG_OK;
+  }
+  if (f->seq != ch->recv_mark + 1)
+    return MLOG_OK; /* a gap: an earlier frame was lost, resends fill it */
+  mlog_record rec = {.type = MLOG_REC_DELIVERY,
+                     .src = f->src,
+                     .dst = p->id,
+                     .incarnation = p->incarnation,
+                     .ssn = f->seq,
+                     .rsn = p->next_rsn + 1,
+                     .payload = f->payload,
+                     .payload_len = f->payload_len};
+  int rc = mlogi_recvec_add(&p->dlv, &rec);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, rc, "out of memory for a received message");
+  ch->recv_mark = f->seq;
+  p->next_rsn++;
+  return MLOG_OK;
+}
+
+static void on_ack(mlog_proc *p, const mlogi_frame *f) {
+  channel *ch = &p->ch[f->src];
+  if (f->seq > ch->acked && f->seq <= ch->send_ssn) {
+    ch->acked = f->seq;
+    prune_outbox(ch);
+  }
+}
+
+/* A peer (re)started and has our messages up to f->seq: drop those, send
+ * the rest again, and tell it how far we have logged its messages. */
+static void on_hello(mlog_proc *p, const mlogi_frame *f) {
+  on_ack(p, f);
+  channel *ch = &p->ch[f->src];
+  for (outmsg *m = ch->out_head; m; m = m->next)
+    if (m->sent)
+      transmit(p, f->src, m);
+  send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
+}
+
+static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
+  mlogi_frame f;
+  if (mlogi_frame_decode(buf, len, &f) != MLOG_OK || f.src != src ||
+      f.dst != p->id || src >= p->n || src == p->id) {
+    p->stats.bad_frames++;
+    return MLOG_OK; /* never trust the network: drop it */
+  }
+  switch (f.kind) {
+  case MLOGI_FRAME_DATA:
+    return on_data(p, &f);
+  case MLOGI_FRAME_ACK:
+    on_ack(p, &f);
+    return MLOG_OK;
+  default:
+    on_hello(p, &f);
+    return MLOG_OK;
+  }
+}
+
+/* Take what has arrived, waiting at most timeout_ms for the first frame. */
+static int receive(mlog_proc *p, int timeout_ms, size_t *frames) {
+  *frames = 0;
+  while (*frames < MAX_FRAMES_PER_BATCH) {
+    uint32_t src;
+    const void *buf;
+    size_t len;
+    int rc =
+        p->tp->recv(p->tp_self, *frames ? 0 : timeout_ms, &src, &buf, &len);
+    if (rc == MLOG_EAGAIN)
+      return MLOG_OK;
+    if (rc != MLOG_OK)
+      return mlogi_fail(&p->eb, rc, "transport receive: %s", mlog_strerror(rc));
+    (*frames)++;
+    rc = on_frame(p, src, buf, len);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+
+static int add_control(mlog_proc *p, uint8_t flags, uint64_t ssn, uint64_t rsn,
+                       const void *payload, uint32_t len) {
+  mlog_record rec = {.type = MLOG_REC_CONTROL,
+                     .flags = flags,
+                     .src = p->id,
+                     .dst = p->id,
+                     .incarnation = p->incarnation,
+                     .ssn = ssn,
+                     .rsn = rsn,
+                     .payload = payload,
+                     .payload_len = len};
+  int rc = mlogi_recvec_add(&p->ctl, &rec);
+  return rc ? mlogi_fail(&p->eb, rc, "out of memory for a log record") : 0;
+}
+
+/* Sends and outputs that waited for the values now appended up to lsn. */
+static void resolve_holds(mlog_proc *p, uint64_t lsn) {
+  for (uint32_t j = 0; j < p->n; j++)
+    for (outmsg *m = p->ch[j].out_head; m; m = m->next)
+      if (m->needs_lsn == MLOGI_AFTER_NEXT_APPEND)
+        m->needs_lsn = lsn;
+  for (outq *o = p->out_head; o; o = o->next)
+    if (o->needs_lsn == MLOGI_AFTER_NEXT_APPEND)
+      o->needs_lsn = lsn;
+  p->pending_values = 0;
+}
+
+/* Append the control records and the received deliveries as one commit:
+ * [values and digests of handlers that ran] [MARK] [new deliveries]. */
+static int commit(mlog_proc *p) {
+  if (p->ctl.n == 0 && p->dlv.n == 0)
+    return MLOG_OK;
+  int rc = MLOG_OK;
+  if (p->delivered_rsn > p->marked_rsn) {
+    rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
+    p->marked_rsn = p->delivered_rsn;
+  }
+  mlogi_recvec_clear(&p->all);
+  mlogi_recvec_fix(&p->ctl);
+  mlogi_recvec_fix(&p->dlv);
+  for (size_t i = 0; rc == MLOG_OK && i < p->ctl.n; i++)
+    rc = mlogi_recvec_add(&p->all, &p->ctl.recs[i]);
+  for (size_t i = 0; rc == MLOG_OK && i < p->dlv.n; i++)
+    rc = mlogi_recvec_add(&p->all, &p->dlv.recs[i]);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, rc, "out of memory for a commit");
+  mlogi_recvec_fix(&p->all);
+  rc = p->logger->append(p->logger_self, p->all.recs, p->all.n);
+  if (rc != MLOG_OK) {
+    p->broken = true;
+    return mlogi_fail(&p->eb, rc, "logging %zu records: %s", p->all.n,
+                      mlog_log_errmsg(p->log));
+  }
+  uint64_t last = p->all.recs[p->all.n - 1].lsn;
+  for (size_t i = 0; i < p->all.n; i++)
+    p->since_bytes += mlog_record_size(p->all.recs[i].payload_len);
+  resolve_holds(p, last);
+  mlogi_recvec_clear(&p->ctl);
+  if (p->dlv.n == 0)
+    return MLOG_OK;
+  waiting *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  for (size_t i = 0; i < p->dlv.n; i++) /* take the lsns assigned */
+    p->dlv.recs[i].lsn = p->all.recs[p->all.n - p->dlv.n + i].lsn;
+  w->recs = p->dlv; /* the batch moves, the vector starts empty */
+  memset(&p->dlv, 0, sizeof p->dlv);
+  w->last_lsn = last;
+  if (p->wait_tail)
+    p->wait_tail->next = w;
+  else
+    p->wait_head = w;
+  p->wait_tail = w;
+  return MLOG_OK;
+}
+
+static uint64_t durable_lsn(mlog_proc *p) {
+  if (p->logger->flags & MLOG_LOGGER_EAGER)
+    return UINT64_MAX;
+  return p->logger->durable_lsn(p->logger_self);
+}
+
+static int flush(mlog_proc *p) {
+  int rc = p->logger->flush(p->logger_self);
+  if (rc != MLOG_OK) {
+    p->broken = true;
+    return mlogi_fail(&p->eb, rc, "flushing the log: %s",
+                      mlog_log_errmsg(p->log));
+  }
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Delivering                                                               */
+
+/* A record replay found ahead: a logged value or digest of delivery rsn. */
+static const mlog_record *stashed(mlog_proc *p, uint8_t type, uint8_t flags,
+                                  uint64_t rsn, uint64_t seq) {
+  replay_stash *rs = p->replay;
+  for (size_t i = rs->head; i < rs->values.n; i++) {
+    const mlog_record *r = &rs->values.recs[i];
+    if (r->type == type && r->flags == flags && r->rsn == rsn && r->ssn == seq)
+      return r;
+  }
+  return NULL;
+}
+
+static void hex(char *out, const uint8_t *d, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* After delivery rsn: log the state digest, or in replay compare it with
+ * the logged one (non-determinism detection). */
+static int check_digest(mlog_proc *p, uint64_t rsn) {
+  if (!(p->cfg.flags & MLOG_PROC_DIGESTS) || p->app.digest == NULL)
+    return MLOG_OK;
+  uint8_t d[32];
+  p->app.digest(p->app_arg, d);
+  const mlog_record *logged =
+      p->replay ? stashed(p, MLOG_REC_CONTROL, MLOGI_CTL_DIGEST, rsn, 0) : NULL;
+  if (logged == NULL)
+    return p->replay && !p->replay->tail
+               ? MLOG_OK /* logged without digests */
+               : add_control(p, MLOGI_CTL_DIGEST, 0, rsn, d, sizeof d);
+  if (logged->payload_len == sizeof d &&
+      memcmp(logged->payload, d, sizeof d) == 0)
+    return MLOG_OK;
+  char want[65] = "", got[65];
+  if (logged->payload_len == sizeof d)
+    hex(want, logged->payload, sizeof d);
+  hex(got, d, sizeof d);
+  return mlogi_fail(&p->eb, MLOG_EDIVERGED,
+                    "replay diverged at rsn %llu: logged digest %s, replay "
+                    "gives %s",
+                    (unsigned long long)rsn, want, got);
+}
+
+int mlogi_deliver(mlog_proc *p, const mlog_record *rec) {
+  p->in_handler = true;
+  p->nondet_seq = 0;
+  p->nondet_diverged = false;
+  p->rsn = rec->rsn;
+  int rc =
+      p->app.deliver(p->app_arg, p, rec->src, rec->payload, rec->payload_len);
+  p->in_handler = false;
+  if (p->nondet_diverged) /* even if the handler ignored the error */
+    return MLOG_EDIVERGED;
+  if (rc != 0)
+    return mlogi_fail(&p->eb, MLOG_EAPP, "the handler failed (%d) at rsn %llu",
+                      rc, (unsigned long long)rec->rsn);
+  p->delivered_rsn = rec->rsn;
+  p->since_deliveries++;
+  if (p->replay)
+    p->stats.replayed++;
+  return check_digest(p, rec->rsn);
+}
+
+/* Deliver the batches that are durable (all of them for eager loggers). */
+static int deliver_ready(mlog_proc *p, uint64_t *count) {
+  uint64_t durable = durable_lsn(p);
+  while (p->wait_head && p->wait_head->last_lsn <= durable) {
+    waiting *w = p->wait_head;
+    mlogi_recvec_fix(&w->recs);
+    for (size_t i = 0; i < w->recs.n; i++) {
+      const mlog_record *rec = &w->recs.recs[i];
+      p->ch[rec->src].logged_mark = rec->ssn;
+      int rc = mlogi_deliver(p, rec);
+      if (rc != MLOG_OK)
+        return rc;
+      p->stats.delivered++;
+      (*count)++;
+    }
+    p->wait_head = w->next;
+    if (p->wait_head == NULL)
+      p->wait_tail = NULL;
+    mlogi_recvec_free(&w->recs);
+    free(w);
+  }
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leaving: sends, acknowledgements, outputs                                */
+
+static void release_output(mlog_proc *p, outq *o) {
+  if (p->app.output)
+    p->app.output(p->app_arg, o->seq, o->data, o->len);
+  p->stats.outputs++;
+  if (o->seq > p->output_logged) {
+    p->output_logged = o->seq;
+    add_control(p, MLOGI_CTL_OUTPUT, o->seq, 0, NULL, 0);
+  }
+}
+
+/* Send what may leave, resend what timed out, acknowledge what is logged,
+ * emit committed outputs. */
+static void settle(mlog_proc *p) {
+  uint64_t durable = durable_lsn(p), now = now_ms(p);
+  uint64_t rto = p->cfg.retransmit_ms;
+  for (uint32_t j = 0; j < p->n; j++) {
+    channel *ch = &p->ch[j];
+    for (outmsg *m = ch->out_head; m; m = m->next) {
+      if (m->needs_lsn > durable)
+        break; /* FIFO: nothing after it may overtake it */
+      if (!m->sent || now - m->sent_at >= rto)
+        transmit(p, j, m);
+    }
+    if (ch->logged_mark > ch->ack_sent) {
+      send_frame(p, j, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
+      ch->ack_sent = ch->logged_mark;
+    }
+  }
+  while (p->out_head && p->out_head->needs_lsn <= durable) {
+    outq *o = p->out_head;
+    p->out_head = o->next;
+    if (p->out_head == NULL)
+      p->out_tail = NULL;
+    release_output(p, o);
+    free(o);
+  }
+}
+
+/* True when a send or an output waits for values not yet appended. */
+static bool holds_waiting(const mlog_proc *p) {
+  if (p->pending_values == 0)
+    return false;
+  if (p->out_tail && p->out_tail->needs_lsn == MLOGI_AFTER_NEXT_APPEND)
+    return true;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (p->ch[j].out_tail &&
+        p->ch[j].out_tail->needs_lsn == MLOGI_AFTER_NEXT_APPEND)
+      return true;
+  return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints                                                              */
+
+/* Deliver and log everything received, so the state and the log agree. */
+static int quiesce(mlog_proc *p, uint64_t *count) {
+  for (int round = 0; round < 4; round++) {
+    int rc = commit(p);
+    if (rc == MLOG_OK)
+      rc = flush(p);
+    if (rc == MLOG_OK)
+      rc = deliver_ready(p, count);
+    if (rc != MLOG_OK)
+      return rc;
+    if (p->wait_head == NULL && p->dlv.n == 0 && p->ctl.n == 0)
+      return MLOG_OK;
+  }
+  int rc = commit(p); /* the last handlers' digests and marks */
+  return rc == MLOG_OK ? flush(p) : rc;
+}
+
+static int take_checkpoint(mlog_proc *p, uint64_t *count) {
+  int rc = quiesce(p, count);
+  if (rc != MLOG_OK)
+    return rc;
+  settle(p);
+  rc = commit(p); /* output records settle may have added */
+  mlog_buf buf = {0};
+  if (rc == MLOG_OK)
+    rc = mlogi_state_encode(p, &buf);
+  uint64_t covered = mlog_log_next_lsn(p->log) - 1;
+  if (rc == MLOG_OK)
+    rc = mlog_log_put_checkpoint(p->log, covered, p->incarnation, buf.data,
+                                 buf.len, p->cfg.ckpt_keep, NULL);
+  free(buf.data);
+  if (rc != MLOG_OK) {
+    p->broken = rc != MLOG_EAPP;
+    return mlogi_fail(&p->eb, rc, "checkpoint: %s",
+                      rc == MLOG_EAPP ? p->eb.msg : mlog_log_errmsg(p->log));
+  }
+  p->stats.checkpoints++;
+  p->since_deliveries = p->since_bytes = 0;
+  p->last_ckpt_ms = now_ms(p);
+  return MLOG_OK;
+}
+
+static bool checkpoint_due(mlog_proc *p) {
+  const mlog_proc_config *c = &p->cfg;
+  return (c->ckpt_every_deliveries &&
+          p->since_deliveries >= c->ckpt_every_deliveries) ||
+         (c->ckpt_every_bytes && p->since_bytes >= c->ckpt_every_bytes) ||
+         (c->ckpt_every_ms && now_ms(p) - p->last_ckpt_ms >= c->ckpt_every_ms);
+}
+
+int mlog_checkpoint(mlog_proc *p) {
+  if (p == NULL || p->in_handler || p->broken)
+    return p ? mlogi_fail(&p->eb, MLOG_EINVAL, "checkpoint not allowed now")
+             : MLOG_EINVAL;
+  uint64_t count = 0;
+  return take_checkpoint(p, &count);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The poll loop                                                            */
+
+static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
+  for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
+    size_t frames;
+    bool pipelined = p->wait_head != NULL;
+    int rc = receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
+    if (rc == MLOG_OK && p->dlv.n > 0)
+      rc = commit(p); /* also makes the previous commit durable */
+    if (rc == MLOG_OK)
+      rc = deliver_ready(p, count);
+    if (rc != MLOG_OK)
+      return rc;
+    if (frames == 0 || p->wait_head == NULL)
+      break;
+  }
+  if (p->wait_head) { /* idle: one flush makes the rest deliverable */
+    int rc = flush(p);
+    if (rc == MLOG_OK)
+      rc = deliver_ready(p, count);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  if (holds_waiting(p)) {
+    int rc = commit(p);
+    if (rc == MLOG_OK)
+      rc = flush(p);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  settle(p);
+  return checkpoint_due(p) ? take_checkpoint(p, count) : MLOG_OK;
+}
+
+int mlog_proc_poll(mlog_proc *p, int timeout_ms) {
+  if (p == NULL)
+    return -MLOG_EINVAL;
+  if (p->broken || p->in_handler)
+    return -mlogi_fail(&p->eb, MLOG_EINVAL,
+                       p->broken ? "the process must be reopened after a "
+                                   "failed log write"
+                                 : "poll called from the handler");
+  uint64_t count = 0;
+  int rc = poll_once(p, timeout_ms, &count);
+  return rc == MLOG_OK ? (int)(count > INT32_MAX ? INT32_MAX : count) : -rc;
+}
+
+int mlog_proc_run(mlog_proc *p, volatile int *stop) {
+  while (stop == NULL || !*stop) {
+    int rc = mlog_proc_poll(p, 50);
+    if (rc < 0)
+      return -rc;
+  }
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* What the handler calls                                                   */
+
+/* A send outside the handler is an input from the outside world: it is
+ * logged (after a MARK of the handlers that ran before it, which fixes its
+ * place among their sends) and durable before it leaves, and replay sends
+ * it again. */
+static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
+                            size_t len) {
+  if (p->broken)
+    return mlogi_fail(&p->eb, MLOG_EINVAL, "the process must be reopened");
+  channel *ch = &p->ch[dst];
+  int rc = MLOG_OK;
+  if (p->delivered_rsn > p->marked_rsn) {
+    rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
+    p->marked_rsn = p->delivered_rsn;
+  }
+  mlog_record rec = {.type = MLOG_REC_PAYLOAD,
+                     .src = p->id,
+                     .dst = dst,
+                     .incarnation = p->incarnation,
+                     .ssn = ch->send_ssn + 1,
+                     .payload = msg,
+                     .payload_len = (uint32_t)len};
+  if (rc == MLOG_OK && mlogi_recvec_add(&p->ctl, &rec) != MLOG_OK)
+    rc = mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a send");
+  if (rc == MLOG_OK)
+    rc = commit(p);
+  if (rc == MLOG_OK)
+    rc = flush(p);
+  if (rc != MLOG_OK)
+    return rc;
+  return mlogi_send_logged(p, dst, rec.ssn, msg, len);
+}
+
+int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
+                      size_t len) {
+  channel *ch = &p->ch[dst];
+  ch->send_ssn = ssn;
+  if (ssn <= ch->acked)
+    return MLOG_OK; /* replay regenerated a send the peer already logged */
+  outmsg *prev = ch->out_tail;
+  int rc = mlogi_outbox_push(p, dst, ssn, msg, len);
+  /* Leave at once unless it must wait (FIFO: behind an unsent one). */
+  if (rc == MLOG_OK && ch->out_tail->needs_lsn == 0 && p->replay == NULL &&
+      (prev == NULL || prev->sent))
+    transmit(p, dst, ch->out_tail);
+  return rc;
+}
+
+int mlog_send(mlog_proc *p, uint32_t dst, const void *msg, size_t len) {
+  if (p == NULL || dst >= p->n || dst == p->id || (len && msg == NULL) ||
+      len > MLOG_PAYLOAD_MAX)
+    return p ? mlogi_fail(&p->eb, MLOG_EINVAL, "bad send to %u", dst)
+             : MLOG_EINVAL;
+  if (!p->in_handler && p->replay == NULL)
+    return send_spontaneous(p, dst, msg, len);
+  return mlogi_send_logged(p, dst, p->ch[dst].send_ssn + 1, msg, len);
+}
+
+void mlogi_proc_set_faults(mlog_proc *p, mlogi_faults *faults) {
+  mlogi_store_set_faults(mlogi_log_store(p->log), faults);
+}
+
+int mlog_output(mlog_proc *p, const void *buf, size_t len) {
+  if (p == NULL || (len && buf == NULL) || len > MLOG_PAYLOAD_MAX)
+    return MLOG_EINVAL;
+  uint64_t seq = ++p->output_seq;
+  if (p->replay && seq <= p->replay->outputs)
+    return MLOG_OK; /* released before the crash */
+  outq *o = malloc(sizeof *o + len);
+  if (o == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for an output");
+  *o = (outq){.seq = seq,
+              .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
+              .len = (uint32_t)len};
+  if (len)
+    memcpy(o->data, buf, len);
+  if (p->out_tail)
+    p->out_tail->next = o;
+  else
+    p->out_head = o;
+  p->out_tail = o;
+  return MLOG_OK;
+}
+
+int mlog_nondet(mlog_proc *p, void *buf, size_t len,
+                void (*fill)(void *arg, void *buf, size_t len), void *arg) {
+  if (p == NULL || buf == NULL || fill == NULL || len > MLOG_PAYLOAD_MAX ||
+      !p->in_handler)
+    return p ? mlogi_fail(&p->eb, MLOG_EINVAL,
+                          "non-deterministic values are taken in the handler")
+             : MLOG_EINVAL;
+  uint64_t seq = p->nondet_seq++;
+  if (p->replay) {
+    const mlog_record *r = stashed(p, MLOG_REC_NONDET, 0, p->rsn, seq);
+    if (r && r->payload_len == len) {
+      memcpy(buf, r->payload, len);
+      return MLOG_OK;
+    }
+    p->nondet_diverged = r != NULL || !p->replay->tail;
+    if (p->nondet_diverged)
+      return mlogi_fail(&p->eb, MLOG_EDIVERGED,
+                        "replay diverged at rsn %llu: value %llu of %zu bytes "
+                        "is not the one logged",
+                        (unsigned long long)p->rsn, (unsigned long long)seq,
+                        len);
+  }
+  fill(arg, buf, len);
+  mlog_record rec = {.type = MLOG_REC_NONDET,
+                     .src = p->id,
+                     .dst = p->id,
+                     .incarnation = p->incarnation,
+                     .ssn = seq,
+                     .rsn = p->rsn,
+                     .payload = buf,
+                     .payload_len = (uint32_t)len};
+  int rc = mlogi_recvec_add(&p->ctl, &rec);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, rc, "out of memory for a logged value");
+  p->pending_values++;
+  return MLOG_OK;
+}
+
+static void fill_clock(void *arg, void *buf, size_t len) {
+  (void)arg;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  memcpy(buf, &ns, len);
+}
+
+static void fill_random(void *arg, void *buf, size_t len) {
+  (void)arg;
+  randombytes_buf(buf, len);
+}
+
+int mlog_now(mlog_proc *p, uint64_t *ns) {
+  return mlog_nondet(p, ns, sizeof *ns, fill_clock, NULL);
+}
+
+int mlog_random(mlog_proc *p, uint64_t *value) {
+  return mlog_nondet(p, value, sizeof *value, fill_random, NULL);
+}
+
+int mlog_buf_append(mlog_buf *buf, const void *data, size_t len) {
+  if (buf == NULL || (len && data == NULL))
+    return MLOG_EINVAL;
+  int rc = grow((void **)&buf->data, &buf->cap, buf->len + len, 1);
+  if (rc != MLOG_OK)
+    return rc;
+  if (len)
+    memcpy(buf->data + buf->len, data, len);
+  buf->len += len;
+  return MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open, recover, close                                                     */
+
+static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
+                        mlogi_errbuf *eb) {
+  const unsigned known =
+      MLOG_PROC_DIGESTS | MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE;
+  if (cfg == NULL || app == NULL || app->deliver == NULL ||
+      app->snapshot == NULL || app->restore == NULL)
+    return mlogi_fail(eb, MLOG_EINVAL,
+                      "a config and the deliver, snapshot "
+                      "and restore callbacks are required");
+  if (cfg->dirpath == NULL || cfg->transport == NULL)
+    return mlogi_fail(eb, MLOG_EINVAL, "no log directory or no transport");
+  if (cfg->group_size == 0 || cfg->id >= cfg->group_size)
+    return mlogi_fail(eb, MLOG_EINVAL, "process id %u in a group of %u",
+                      cfg->id, cfg->group_size);
+  if (cfg->flags & ~known)
+    return mlogi_fail(eb, MLOG_EINVAL, "unknown process flags 0x%x",
+                      cfg->flags & ~known);
+  if ((cfg->flags & MLOG_PROC_NOSYNC) && !(cfg->flags & MLOG_PROC_UNSAFE))
+    return mlogi_fail(eb, MLOG_EINVAL,
+                      "MLOG_PROC_NOSYNC loses logged "
+                      "messages in an OS crash: add MLOG_PROC_UNSAFE to "
+                      "insist");
+  const mlog_transport_ops *t = cfg->transport;
+  if (t->version != MLOG_TRANSPORT_VERSION || !t->open || !t->send ||
+      !t->recv || !t->now_ms || !t->close)
+    return mlogi_fail(eb, MLOG_EINVAL, "incomplete transport ops");
+  return MLOG_OK;
+}
+
+static int open_log(mlog_proc *p, mlogi_errbuf *eb) {
+  mlog_log_config lc = {.process_id = p->id,
+                        .group_size = p->n,
+                        .protocol = p->logger->name,
+                        .key = p->cfg.key ? &p->key : NULL};
+  unsigned flags = MLOG_LOG_CREATE | p->logger->log_flags;
+  if (p->cfg.flags & MLOG_PROC_NOSYNC)
+    flags |= MLOG_LOG_NOSYNC;
+  int rc = mlog_log_open(p->cfg.dirpath, flags, &lc, &p->log);
+  if (rc != MLOG_OK)
+    return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(NULL));
+  mlog_log_info info;
+  rc = mlog_log_get_info(p->log, &info);
+  if (rc != MLOG_OK)
+    return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
+  if (info.process_id != p->id || info.group_size != p->n ||
+      strcmp(info.protocol, p->logger->name) != 0)
+    return mlogi_fail(eb, MLOG_EINVAL,
+                      "%s holds the log of process %u of %u under '%s', not "
+                      "%u of %u under '%s'",
+                      p->cfg.dirpath, info.process_id, info.group_size,
+                      info.protocol, p->id, p->n, p->logger->name);
+  p->incarnation = info.incarnation;
+  return MLOG_OK;
+}
+
+static int open_plugins(mlog_proc *p, const void *transport_config,
+                        mlogi_errbuf *eb) {
+  p->logger_self = calloc(1, p->logger->size ? p->logger->size : 1);
+  p->tp_self = calloc(1, p->tp->size ? p->tp->size : 1);
+  if (p->logger_self == NULL || p->tp_self == NULL)
+    return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  int rc = p->logger->open(p->logger_self, p->log);
+  if (rc != MLOG_OK) {
+    free(p->logger_self);
+    p->logger_self = NULL;
+    return mlogi_fail(eb, rc, "logger '%s' failed to open", p->logger->name);
+  }
+  rc = p->tp->open(p->tp_self, transport_config, p->id, p->n);
+  if (rc != MLOG_OK) {
+    free(p->tp_self);
+    p->tp_self = NULL;
+    return mlogi_fail(eb, rc, "transport '%s' failed to open: %s", p->tp->name,
+                      mlog_strerror(rc));
+  }
+  return MLOG_OK;
+}
+
+/* Restore the newest valid checkpoint (or the initial state), replay what
+ * the log holds after it, and start a new incarnation. */
+static int recover(mlog_proc *p, mlogi_errbuf *eb) {
+  uint64_t t0 = now_ms(p);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  mlog_log_checkpoint ck;
+  int rc = mlog_log_get_checkpoint(p->log, &ck);
+  uint64_t covered = 0;
+  if (rc == MLOG_OK) {
+    covered = ck.covered_lsn;
+    rc = mlogi_state_restore(p, ck.state, ck.len);
+    mlog_log_checkpoint_free(&ck);
+  } else if (rc == MLOG_ENOTFOUND) {
+    rc = p->app.restore(p->app_arg, NULL, 0) ? MLOG_EAPP : MLOG_OK;
+  }
+  if (rc != MLOG_OK)
+    return mlogi_fail(eb, rc, "restoring a checkpoint: %s",
+                      rc == MLOG_EAPP ? "the restore callback failed"
+                                      : mlog_log_errmsg(p->log));
+  bool has_past = covered > 0 || mlog_log_next_lsn(p->log) > 1;
+  if (has_past) {
+    rc = mlogi_replay(p, covered);
+    if (rc == MLOG_OK) /* what the replayed tail logged, before it leaves */
+      rc = commit(p);
+    if (rc == MLOG_OK)
+      rc = flush(p);
+    if (rc != MLOG_OK)
+      return mlogi_fail(eb, rc, "%s", p->eb.msg);
+    rc = mlog_log_set_incarnation(p->log, p->incarnation + 1);
+    if (rc != MLOG_OK)
+      return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
+    p->incarnation++;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  p->stats.recovered = has_past;
+  p->stats.recovery_us = (uint64_t)(b.tv_sec - a.tv_sec) * 1000000u +
+                         (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000u;
+  p->last_ckpt_ms = t0;
+  return MLOG_OK;
+}
+
+/* Announce the (new) incarnation and send what is still unacknowledged. */
+static void announce(mlog_proc *p) {
+  for (uint32_t j = 0; j < p->n; j++) {
+    if (j == p->id)
+      continue;
+    send_frame(p, j, MLOGI_FRAME_HELLO, p->ch[j].logged_mark, NULL, 0);
+    p->ch[j].ack_sent = p->ch[j].logged_mark;
+  }
+  settle(p);
+}
+
+int mlog_proc_open(const mlog_proc_config *cfg, const mlog_app *app,
+                   void *app_arg, mlog_proc **out) {
+  mlogi_errbuf *eb = mlogi_thread_errbuf();
+  if (out == NULL)
+    return mlogi_fail(eb, MLOG_EINVAL, "no place for the handle");
+  *out = NULL;
+  int rc = check_config(cfg, app, eb);
+  if (rc != MLOG_OK)
+    return rc;
+  const char *proto = cfg->protocol ? cfg->protocol : "pessimistic-receiver";
+  const mlog_logger_ops *logger = mlog_logger_find(proto);
+  if (logger == NULL)
+    return mlogi_fail(eb, MLOG_EINVAL, "unknown protocol '%s'", proto);
+  mlog_proc *p = calloc(1, sizeof *p);
+  if (p == NULL || (p->ch = calloc(cfg->group_size, sizeof *p->ch)) == NULL) {
+    free(p);
+    return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  }
+  p->cfg = *cfg;
+  if (cfg->key) {
+    p->key = *cfg->key;
+    p->cfg.key = &p->key;
+  }
+  p->cfg.transport_config = NULL; /* borrowed for the open call only */
+  p->cfg.retransmit_ms =
+      cfg->retransmit_ms ? cfg->retransmit_ms : DEFAULT_RETRANSMIT_MS;
+  p->cfg.ckpt_keep = cfg->ckpt_keep ? cfg->ckpt_keep : DEFAULT_KEEP;
+  p->app = *app;
+  p->app_arg = app_arg;
+  p->id = cfg->id;
+  p->n = cfg->group_size;
+  p->logger = logger;
+  p->tp = cfg->transport;
+  rc = open_log(p, eb);
+  if (rc == MLOG_OK)
+    rc = open_plugins(p, cfg->transport_config, eb);
+  if (rc == MLOG_OK)
+    rc = recover(p, eb);
+  if (rc != MLOG_OK) {
+    mlog_proc_close(p);
+    return rc;
+  }
+  announce(p);
+  *out = p;
+  return MLOG_OK;
+}
+
+void mlog_proc_close(mlog_proc *p) {
+  if (p == NULL)
+    return;
+  if (p->tp_self) {
+    p->tp->close(p->tp_self);
+    free(p->tp_self);
+  }
+  if (p->logger_self) {
+    if (p->logger->close)
+      p->logger->close(p->logger_self);
+    free(p->logger_self);
+  }
+  mlog_log_close(p->log);
+  for (uint32_t j = 0; p->ch && j < p->n; j++) {
+    outmsg *m = p->ch[j].out_head;
+    while (m) {
+      outmsg *next = m->next;
+      free(m);
+      m = next;
+    }
+  }
+  for (outq *o = p->out_head, *next; o; o = next) {
+    next = o->next;
+    free(o);
+  }
+  for (waiting *w = p->wait_head, *next; w; w = next) {
+    next = w->next;
+    mlogi_recvec_free(&w->recs);
+    free(w);
+  }
+  mlogi_recvec_free(&p->ctl);
+  mlogi_recvec_free(&p->dlv);
+  mlogi_recvec_free(&p->all);
+  sodium_memzero(&p->key, sizeof p->key);
+  free(p->ch);
+  free(p);
+}
+
+const char *mlog_proc_errmsg(const mlog_proc *p) {
+  return p ? p->eb.msg : mlogi_thread_errbuf()->msg;
+}
+
+void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {
+  *st = p->stats;
+  st->incarnation = p->incarnation;
+  st->rsn = p->rsn;
+}

@@ -1,0 +1,72 @@
+/* logger.h - the logger plug-in interface */
+#ifndef MLOG_LOGGER_H
+#define MLOG_LOGGER_H
+
+/*
+ * A logger decides when the records of a process (deliveries, logged
+ * non-deterministic values, digests) reach stable storage. The runtime
+ * builds the records, hands them to the logger in order, and delivers a
+ * message once the logger says its record is durable, or at once for
+ * loggers flagged MLOG_LOGGER_EAGER (optimistic logging), whose outputs then
+ * wait for durability instead.
+ *
+ * A logger is one `static const mlog_logger_ops` table, registered by name.
+ * The framework allocates `size` bytes of zeroed private state (`self`).
+ */
+
+#include "mlog/mlog.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MLOG_LOGGER_VERSION 1
+
+/* Logger flags. */
+#define MLOG_LOGGER_EAGER 0x1u /* deliver before the record is durable */
+
+typedef struct mlog_logger_ops {
+  /* MLOG_LOGGER_VERSION the table was written against. */
+  uint32_t version;
+  /* Protocol name ("pessimistic-receiver"); static storage. */
+  const char *name;
+  /* Bytes of private state the framework allocates for `self`. */
+  size_t size;
+  /* MLOG_LOGGER_* flags. */
+  unsigned flags;
+  /* MLOG_LOG_* flags the process's log is opened with (for example
+   * MLOG_LOG_LAZYMETA). */
+  unsigned log_flags;
+
+  /* Required. Start logging into `log` (borrowed until close). On failure
+   * close is not called. */
+  int (*open)(void *self, mlog_log *log);
+
+  /* Required. Take recs[0..n) in order; lsns are assigned (written back).
+   * A failure means none of them was taken. */
+  int (*append)(void *self, mlog_record *recs, size_t n);
+
+  /* Required. The highest lsn that survives a crash of the process and of
+   * the operating system (0: none). */
+  uint64_t (*durable_lsn)(void *self);
+
+  /* Required. Return once every record taken is durable. */
+  int (*flush)(void *self);
+
+  /* Optional. Stop (threads, buffers); records not yet durable may be lost,
+   * as in a crash. */
+  void (*close)(void *self);
+} mlog_logger_ops;
+
+/* Make `ops` choosable by its name. Fails with EINVAL when a required member
+ * is missing or the version is unknown, EEXIST when the name is taken.
+ * `ops` is borrowed for the life of the program. */
+MLOG_NODISCARD int mlog_logger_register(const mlog_logger_ops *ops);
+
+/* The logger registered as `name` (built-ins included), or NULL. */
+const mlog_logger_ops *mlog_logger_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLOG_LOGGER_H */

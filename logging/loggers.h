@@ -1,0 +1,9 @@
+/* loggers.h - the built-in loggers */
+#ifndef MLOG_LOGGING_LOGGERS_H
+#define MLOG_LOGGING_LOGGERS_H
+
+#include "mlog/logger.h"
+
+extern const mlog_logger_ops mlogi_pessimistic_receiver;
+
+#endif /* MLOG_LOGGING_LOGGERS_H */

@@ -1,0 +1,125 @@
+/* replay.c - recovery by replay: the logged deliveries, through the handler */
+#include <stdlib.h>
+
+#include "core/proc.h"
+
+/*
+ * The log holds, commit by commit: the values and digests of handlers that
+ * ran, a MARK naming the last delivery whose handler had run, then the
+ * deliveries received for that commit. A delivery's values are therefore
+ * logged after it (in a later commit). Replay walks the log once, verifying
+ * every record, buffers deliveries, and runs those up to a MARK's rsn when
+ * it reaches the MARK: their values are all behind it. What follows the
+ * last MARK (the tail) runs at the end; the values it asks for that were
+ * never logged are produced and logged afresh, as in normal operation.
+ */
+
+typedef struct replay {
+  mlog_proc *p;
+  recvec buffer; /* deliveries not yet run */
+  size_t next;   /* first one not yet run */
+} replay;
+
+/* Drop what has been consumed: run deliveries, values of rsn <= done. */
+static void compact(replay *r, uint64_t done) {
+  replay_stash *rs = r->p->replay;
+  while (rs->head < rs->values.n && rs->values.recs[rs->head].rsn <= done)
+    rs->head++;
+  if (rs->head == rs->values.n) {
+    mlogi_recvec_clear(&rs->values);
+    rs->head = 0;
+  }
+  if (r->next == r->buffer.n) {
+    mlogi_recvec_clear(&r->buffer);
+    r->next = 0;
+  }
+}
+
+/* Run the buffered deliveries with rsn <= upto. */
+static int run_upto(replay *r, uint64_t upto) {
+  mlog_proc *p = r->p;
+  mlogi_recvec_fix(&r->buffer);
+  mlogi_recvec_fix(&p->replay->values);
+  uint64_t done = 0;
+  while (r->next < r->buffer.n && r->buffer.recs[r->next].rsn <= upto) {
+    const mlog_record *rec = &r->buffer.recs[r->next++];
+    int rc = mlogi_deliver(p, rec);
+    if (rc != MLOG_OK)
+      return rc;
+    done = rec->rsn;
+  }
+  compact(r, done);
+  return MLOG_OK;
+}
+
+static int on_delivery(replay *r, const mlog_record *rec) {
+  mlog_proc *p = r->p;
+  if (rec->dst != p->id || rec->src >= p->n || rec->src == p->id ||
+      rec->rsn != p->next_rsn + 1)
+    return mlogi_fail(&p->eb, MLOG_ECORRUPT,
+                      "record %llu: delivery rsn %llu from %u out of "
+                      "sequence (expected rsn %llu)",
+                      (unsigned long long)rec->lsn,
+                      (unsigned long long)rec->rsn, rec->src,
+                      (unsigned long long)(p->next_rsn + 1));
+  channel *ch = &p->ch[rec->src];
+  ch->recv_mark = ch->logged_mark = ch->ack_sent = rec->ssn;
+  p->next_rsn = rec->rsn;
+  return mlogi_recvec_add(&r->buffer, rec);
+}
+
+static int on_record(void *arg, const mlog_record *rec) {
+  replay *r = arg;
+  mlog_proc *p = r->p;
+  replay_stash *rs = p->replay;
+  switch (rec->type) {
+  case MLOG_REC_DELIVERY:
+    return on_delivery(r, rec);
+  case MLOG_REC_PAYLOAD: /* a spontaneous send: after the MARK before it */
+    if (rec->src != p->id || rec->dst >= p->n || rec->dst == p->id ||
+        rec->ssn != p->ch[rec->dst].send_ssn + 1)
+      return mlogi_fail(&p->eb, MLOG_EDIVERGED,
+                        "record %llu: logged send %llu to %u does not follow "
+                        "the replayed sends",
+                        (unsigned long long)rec->lsn,
+                        (unsigned long long)rec->ssn, rec->dst);
+    return mlogi_send_logged(p, rec->dst, rec->ssn, rec->payload,
+                             rec->payload_len);
+  case MLOG_REC_NONDET:
+    return mlogi_recvec_add(&rs->values, rec);
+  case MLOG_REC_CONTROL:
+    if (rec->flags == MLOGI_CTL_DIGEST)
+      return mlogi_recvec_add(&rs->values, rec);
+    if (rec->flags == MLOGI_CTL_OUTPUT && rec->ssn > rs->outputs)
+      rs->outputs = rec->ssn;
+    if (rec->flags == MLOGI_CTL_MARK) {
+      p->marked_rsn = rec->rsn;
+      return run_upto(r, rec->rsn);
+    }
+    return MLOG_OK;
+  default:
+    return MLOG_OK;
+  }
+}
+
+int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
+  replay_stash stash = {.values = {0}};
+  replay r = {.p = p};
+  p->replay = &stash;
+  int rc = mlog_log_scan(p->log, covered_lsn + 1, on_record, &r);
+  if (rc != MLOG_OK && p->eb.msg[0] == '\0')
+    mlogi_fail(&p->eb, rc, "%s", mlog_log_errmsg(p->log));
+  else if (rc != MLOG_OK && rc != MLOG_EDIVERGED && rc != MLOG_EAPP &&
+           rc != MLOG_ECORRUPT && rc != MLOG_ENOMEM)
+    mlogi_fail(&p->eb, rc, "recovery stopped: %s", mlog_log_errmsg(p->log));
+  if (rc == MLOG_OK) {
+    stash.tail = true;
+    rc = run_upto(&r, UINT64_MAX);
+  }
+  if (stash.outputs > p->output_logged)
+    p->output_logged = stash.outputs;
+  p->replay = NULL;
+  mlogi_recvec_free(&stash.values);
+  mlogi_recvec_free(&r.buffer);
+  return rc;
+}

@@ -1,0 +1,647 @@
+/* sim.c - mlog sim: runs a protocol in simulation with crashes and checks it */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "core/store.h"
+#include "mlog/sim.h"
+#include "simapp.h"
+#include "tool.h"
+
+static const char usage[] =
+    "usage: mlog sim --protocol P --procs N --messages M --crashes K\n"
+    "                --seed S [--dir DIR] [--json] [--exhaustive]\n"
+    "                [--ckpt-every N] [--max-delay MS] [--drop PERCENT]\n"
+    "                [--key FILE] [--sync] [--runs N]\n"
+    "\n"
+    "Run a group of N processes inside this process under the seeded sim\n"
+    "transport. Each process folds the messages it delivers into an\n"
+    "order-sensitive hash and forwards them until their hop count runs out;\n"
+    "every third hop picks its destination with a logged random value. M\n"
+    "messages are injected from outside; K crashes hit random processes at\n"
+    "random steps, some in the middle of a checkpoint and some during\n"
+    "recovery. The run then settles and is checked: nothing lost, nothing\n"
+    "delivered twice, replay reproducing every state exactly (mlog's digests\n"
+    "and an independent observer).\n"
+    "\n"
+    "options:\n"
+    "  -P, --protocol P     logger (default pessimistic-receiver)\n"
+    "  -n, --procs N        processes, 2..64 (default 3)\n"
+    "  -m, --messages M     messages injected (default 100)\n"
+    "  -c, --crashes K      crashes injected (default 3)\n"
+    "  -s, --seed S         seed (default 1); the same seed, the same run\n"
+    "  -d, --dir DIR        keep each process's log in DIR/p<id>\n"
+    "  -j, --json           last stdout line: one JSON object\n"
+    "  -x, --exhaustive     tiny groups: crash every process at every step\n"
+    "  -r, --runs N         run seeds S, S+1, ... S+N-1 (default 1); each\n"
+    "                       failing seed is printed\n"
+    "      --ckpt-every N   checkpoint every N deliveries (default 16)\n"
+    "      --max-delay MS   largest frame delay (default 300 > the 200 ms\n"
+    "                       resend timeout, so duplicates arrive)\n"
+    "      --drop PERCENT   frames lost in transit (default 2)\n"
+    "  -k, --key FILE       keyed logs\n"
+    "      --sync           flush commits (default: off; simulated crashes\n"
+    "                       are process crashes, which the page cache "
+    "survives)\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "exit status: 0 every property held, 1 a property failed (the seed is\n"
+    "printed), 2 usage error, 3 a log could not be created.\n";
+
+enum { OPT_CKPT = 256, OPT_DELAY, OPT_DROP, OPT_SYNC };
+
+typedef struct sim_opts {
+  const char *protocol, *dir, *keyfile;
+  uint64_t procs, messages, crashes, seed, runs, ckpt_every, max_delay, drop;
+  bool json, exhaustive, sync;
+} sim_opts;
+
+/* A crash the driver injects. */
+typedef enum crash_kind {
+  CRASH_PLAIN,      /* between two steps */
+  CRASH_CHECKPOINT, /* a store write fails inside a checkpoint */
+  CRASH_RECOVERY,   /* the restart's recovery fails in a store write */
+} crash_kind;
+
+typedef struct node {
+  mlog_proc *p; /* NULL while down */
+  simapp app;
+  observed obs;
+  uint64_t restart_at; /* step */
+  bool recovery_fault; /* the next restart fails inside recovery */
+  char dir[4200];
+} node;
+
+typedef struct run {
+  const sim_opts *o;
+  mlog_sim *sim;
+  node *nodes;
+  uint32_t n;
+  mlog_key key;
+  bool keyed;
+  char base[4096];
+  bool own_base;
+  uint64_t step, originated, expected, next_id;
+  uint64_t crashes, recoveries, replayed, checkpoints, failed_opens;
+  uint64_t crashes_in_checkpoint;
+  uint64_t crash_at_step, crash_node; /* exhaustive mode: one crash */
+  uint64_t *crash_steps;              /* random mode: sorted */
+  uint64_t crashes_done;
+  char error[256];
+} run;
+
+static int open_node(run *r, uint32_t i) {
+  node *nd = &r->nodes[i];
+  mlog_proc_config cfg = {
+      .dirpath = nd->dir,
+      .id = i,
+      .group_size = r->n,
+      .protocol = r->o->protocol,
+      .ckpt_every_deliveries = r->o->ckpt_every,
+      .key = r->keyed ? &r->key : NULL,
+      .transport = &mlog_sim_ops,
+      .transport_config = r->sim,
+      .flags = MLOG_PROC_DIGESTS |
+               (r->o->sync ? 0 : MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE),
+  };
+  nd->app = (simapp){.id = i, .n = r->n, .obs = &nd->obs};
+  mlogi_faults faults = {.site = MLOGI_FAULT_PUT,
+                         .kind = MLOGI_FAULT_EIO,
+                         .nth = 1 + mlog_sim_random(r->sim) % 3,
+                         .persistent = true};
+  mlogi_open_faults = nd->recovery_fault ? &faults : NULL;
+  int rc = mlog_proc_open(&cfg, &simapp_callbacks, &nd->app, &nd->p);
+  mlogi_open_faults = NULL;
+  if (rc == MLOG_OK && nd->recovery_fault) {
+    mlogi_proc_set_faults(nd->p, NULL); /* recovery wrote nothing: fine */
+  }
+  bool injected = nd->recovery_fault && faults.injected > 0;
+  nd->recovery_fault = false;
+  if (rc != MLOG_OK && injected) { /* the crash we asked for */
+    r->failed_opens++;
+    nd->restart_at = r->step + 1;
+    return MLOG_OK;
+  }
+  if (rc != MLOG_OK) {
+    snprintf(r->error, sizeof r->error, "process %u: open: %s: %s", i,
+             mlog_errname(rc), mlog_proc_errmsg(NULL));
+    return rc;
+  }
+  mlog_proc_stats st;
+  mlog_proc_get_stats(nd->p, &st);
+  if (st.recovered) {
+    r->recoveries++;
+    r->replayed += st.replayed;
+  }
+  if (nd->app.first_divergence[0] && r->error[0] == '\0')
+    snprintf(r->error, sizeof r->error, "%s", nd->app.first_divergence);
+  return MLOG_OK;
+}
+
+static void close_node(run *r, uint32_t i) {
+  node *nd = &r->nodes[i];
+  if (nd->p == NULL)
+    return;
+  mlog_proc_stats st;
+  mlog_proc_get_stats(nd->p, &st);
+  r->checkpoints += st.checkpoints;
+  mlog_proc_close(nd->p);
+  nd->p = NULL;
+}
+
+static void crash(run *r, uint32_t i, crash_kind kind) {
+  node *nd = &r->nodes[i];
+  if (nd->p == NULL)
+    return;
+  if (kind == CRASH_CHECKPOINT) {
+    mlogi_faults f = {.site = MLOGI_FAULT_PUT,
+                      .kind = MLOGI_FAULT_EIO,
+                      .nth = 1 + mlog_sim_random(r->sim) % 4,
+                      .persistent = true};
+    mlogi_proc_set_faults(nd->p, &f);
+    if (mlog_checkpoint(nd->p) == MLOG_OK)
+      mlogi_proc_set_faults(nd->p, NULL); /* nothing to fail: plain crash */
+    else
+      r->crashes_in_checkpoint++;
+  }
+  close_node(r, i);
+  nd->recovery_fault = kind == CRASH_RECOVERY;
+  nd->restart_at = r->step + 1 + mlog_sim_random(r->sim) % 40;
+  r->crashes++;
+}
+
+/* Poll process i; a failure is a crash of that process. */
+static int poll_node(run *r, uint32_t i) {
+  node *nd = &r->nodes[i];
+  if (nd->p == NULL)
+    return MLOG_OK;
+  int rc = mlog_proc_poll(nd->p, 0);
+  if (rc >= 0)
+    return MLOG_OK;
+  snprintf(r->error, sizeof r->error, "process %u: poll: %s: %s", i,
+           mlog_errname(-rc), mlog_proc_errmsg(nd->p));
+  return -rc;
+}
+
+static int originate(run *r) {
+  uint32_t i = (uint32_t)(mlog_sim_random(r->sim) % r->n);
+  node *nd = &r->nodes[i];
+  if (nd->p == NULL)
+    return MLOG_OK;
+  simmsg m = {.origin = i,
+              .ttl = (uint32_t)(mlog_sim_random(r->sim) % 6),
+              .id = ++r->next_id};
+  uint32_t dst = (uint32_t)(mlog_sim_random(r->sim) % (r->n - 1));
+  dst += dst >= i;
+  int rc = mlog_send(nd->p, dst, &m, sizeof m);
+  if (rc != MLOG_OK) {
+    snprintf(r->error, sizeof r->error, "process %u: send: %s: %s", i,
+             mlog_errname(rc), mlog_proc_errmsg(nd->p));
+    return rc;
+  }
+  r->originated++;
+  r->expected += m.ttl + 1;
+  return MLOG_OK;
+}
+
+static bool crash_due(run *r, uint32_t *who, crash_kind *kind) {
+  if (r->o->exhaustive) {
+    if (r->step != r->crash_at_step)
+      return false;
+    *who = (uint32_t)r->crash_node;
+    *kind = CRASH_PLAIN;
+    return true;
+  }
+  if (r->crashes_done >= r->o->crashes ||
+      r->crash_steps[r->crashes_done] != r->step)
+    return false;
+  r->crashes_done++;
+  uint32_t up = 0; /* crash a process that is up, if any */
+  for (uint32_t i = 0; i < r->n; i++)
+    up += r->nodes[i].p != NULL;
+  if (up == 0)
+    return false;
+  uint32_t pick = (uint32_t)(mlog_sim_random(r->sim) % up);
+  for (*who = 0; r->nodes[*who].p == NULL || pick-- > 0; (*who)++)
+    ;
+  *kind = (crash_kind)(mlog_sim_random(r->sim) % 3);
+  return true;
+}
+
+static bool all_up(const run *r) {
+  for (uint32_t i = 0; i < r->n; i++)
+    if (r->nodes[i].p == NULL)
+      return false;
+  return true;
+}
+
+/* One scheduler step: inject, crash, restart, move a frame, poll. */
+static int step(run *r, bool *idle) {
+  r->step++;
+  *idle = false;
+  if (r->originated < r->o->messages && mlog_sim_random(r->sim) % 4 == 0) {
+    int rc = originate(r);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  uint32_t who;
+  crash_kind kind;
+  if (crash_due(r, &who, &kind))
+    crash(r, who, kind);
+  for (uint32_t i = 0; i < r->n; i++) {
+    node *nd = &r->nodes[i];
+    if (nd->p == NULL && nd->restart_at <= r->step) {
+      int rc = open_node(r, i);
+      if (rc != MLOG_OK)
+        return rc;
+    }
+  }
+  uint32_t dst;
+  int rc = mlog_sim_step(r->sim, &dst);
+  if (rc == MLOG_OK)
+    return poll_node(r, dst);
+  /* Nothing in flight: let time pass so that resend timers fire. */
+  mlog_sim_advance(r->sim, 100);
+  for (uint32_t i = 0; i < r->n && rc != MLOG_OK; i++)
+    rc = poll_node(r, i) == MLOG_OK ? MLOG_EAGAIN : MLOG_EIO;
+  if (rc == MLOG_EIO)
+    return MLOG_EIO;
+  *idle = mlog_sim_pending(r->sim) == 0;
+  return MLOG_OK;
+}
+
+static bool finished(const run *r, int idle_rounds) {
+  bool crashes_left = r->o->exhaustive ? r->step < r->crash_at_step
+                                       : r->crashes_done < r->o->crashes;
+  return r->originated >= r->o->messages && !crashes_left && all_up(r) &&
+         idle_rounds >= 3;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* What the run checks at the end. */
+typedef struct verdict {
+  uint64_t delivered, duplicates, lost, divergences, outputs;
+  bool ok;
+} verdict;
+
+/* The surviving history of every process: what it delivered up to its
+ * final rsn. Every hop of every message must be in it exactly once. */
+static int judge(run *r, verdict *v) {
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    total += st.rsn;
+  }
+  uint64_t *keys = malloc((total + 1) * sizeof *keys), k = 0;
+  if (keys == NULL)
+    return MLOG_ENOMEM;
+  memset(v, 0, sizeof *v);
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    observed *o = &r->nodes[i].obs;
+    for (uint64_t rsn = 1; rsn <= st.rsn; rsn++)
+      keys[k++] = rsn < o->cap ? o->key_at[rsn] : 0;
+    v->divergences += o->divergences;
+    v->outputs += o->outputs;
+  }
+  qsort(keys, k, sizeof *keys, cmp_u64);
+  for (uint64_t j = 0; j < k; j++) {
+    if (keys[j] == 0 || (j > 0 && keys[j] == keys[j - 1]))
+      v->duplicates += keys[j] != 0;
+    else
+      v->delivered++;
+  }
+  free(keys);
+  v->lost = r->expected > v->delivered ? r->expected - v->delivered : 0;
+  v->ok = v->duplicates == 0 && v->lost == 0 && v->divergences == 0 &&
+          v->delivered == r->expected && r->error[0] == '\0';
+  return MLOG_OK;
+}
+
+static int setup(run *r, const sim_opts *o) {
+  mlog_sim_options so = {.seed = o->seed,
+                         .procs = (uint32_t)o->procs,
+                         .min_delay_ms = 1,
+                         .max_delay_ms = (uint32_t)o->max_delay,
+                         .drop_percent = (uint32_t)o->drop};
+  if (mlog_sim_create(&so, &r->sim) != MLOG_OK)
+    return MLOG_ENOMEM;
+  r->nodes = calloc(r->n, sizeof *r->nodes);
+  r->crash_steps = calloc(o->crashes + 1, sizeof *r->crash_steps);
+  if (r->nodes == NULL || r->crash_steps == NULL)
+    return MLOG_ENOMEM;
+  uint64_t span = 8 * o->messages + 50;
+  for (uint64_t c = 0; c < o->crashes; c++)
+    r->crash_steps[c] = 1 + mlog_sim_random(r->sim) % span;
+  qsort(r->crash_steps, o->crashes, sizeof *r->crash_steps, cmp_u64);
+  for (uint64_t c = 1; c < o->crashes; c++) /* one crash per step */
+    if (r->crash_steps[c] <= r->crash_steps[c - 1])
+      r->crash_steps[c] = r->crash_steps[c - 1] + 1;
+  for (uint32_t i = 0; i < r->n; i++) {
+    snprintf(r->nodes[i].dir, sizeof r->nodes[i].dir, "%s/p%u", r->base, i);
+    int rc = open_node(r, i);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  return MLOG_OK;
+}
+
+static void teardown(run *r) {
+  for (uint32_t i = 0; r->nodes && i < r->n; i++) {
+    close_node(r, i);
+    observed_free(&r->nodes[i].obs);
+  }
+  free(r->nodes);
+  free(r->crash_steps);
+  mlog_sim_destroy(r->sim);
+}
+
+/* One whole run; *v says what it found. */
+static int run_once(run *r, const sim_opts *o, verdict *v) {
+  int rc = setup(r, o);
+  uint64_t limit = 2000 * (o->messages + o->crashes + 10);
+  int idle_rounds = 0;
+  while (rc == MLOG_OK && !finished(r, idle_rounds) && r->step < limit) {
+    bool idle;
+    rc = step(r, &idle);
+    idle_rounds = idle ? idle_rounds + 1 : 0;
+  }
+  if (rc == MLOG_OK && !finished(r, idle_rounds))
+    snprintf(r->error, sizeof r->error, "no quiescence after %llu steps",
+             (unsigned long long)r->step);
+  if (rc == MLOG_OK || r->error[0])
+    rc = all_up(r) ? judge(r, v) : (memset(v, 0, sizeof *v), MLOG_OK);
+  if (r->error[0] == '\0' && rc != MLOG_OK)
+    snprintf(r->error, sizeof r->error, "%s", mlog_strerror(rc));
+  v->ok = v->ok && r->error[0] == '\0';
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Directories, output, options                                             */
+
+static int make_base(run *r, const sim_opts *o, uint64_t index) {
+  if (o->dir == NULL) {
+    snprintf(r->base, sizeof r->base, "%s/mlog-sim.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    r->own_base = mkdtemp(r->base) != NULL;
+    return r->own_base ? MLOG_OK : MLOG_EIO;
+  }
+  if (o->exhaustive)
+    snprintf(r->base, sizeof r->base, "%s/run%llu", o->dir,
+             (unsigned long long)index);
+  else
+    snprintf(r->base, sizeof r->base, "%s", o->dir);
+  return tool_mkdirs(r->base) == 0 ? MLOG_OK : MLOG_EIO;
+}
+
+static void remove_base(run *r) {
+  if (r->own_base)
+    tool_rmtree(r->base);
+}
+
+/* Totals over the runs of one invocation (one run, or the exhaustive set). */
+typedef struct totals {
+  uint64_t runs, failed, delivered, duplicates, lost, divergences;
+  uint64_t crashes, recoveries, replayed, checkpoints, outputs, steps;
+  uint64_t in_checkpoint, in_recovery;
+  uint64_t first_failed_seed, first_failed_step, first_failed_node;
+  char error[256];
+} totals;
+
+static void add_run(totals *t, const run *r, const verdict *v) {
+  t->runs++;
+  t->delivered += v->delivered;
+  t->duplicates += v->duplicates;
+  t->lost += v->lost;
+  t->divergences += v->divergences;
+  t->crashes += r->crashes;
+  t->recoveries += r->recoveries;
+  t->replayed += r->replayed;
+  t->checkpoints += r->checkpoints;
+  t->outputs += v->outputs;
+  t->steps += r->step;
+  t->in_checkpoint += r->crashes_in_checkpoint;
+  t->in_recovery += r->failed_opens;
+  if (!v->ok && t->failed++ == 0) {
+    t->first_failed_seed = r->o->seed;
+    t->first_failed_step = r->crash_at_step;
+    t->first_failed_node = r->crash_node;
+    snprintf(t->error, sizeof t->error, "%s",
+             r->error[0] ? r->error : "a property failed");
+  }
+}
+
+static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
+                   uint64_t crash_step, uint64_t crash_node, totals *t,
+                   uint64_t *steps) {
+  run r = {.o = o,
+           .n = (uint32_t)o->procs,
+           .keyed = key != NULL,
+           .crash_at_step = crash_step,
+           .crash_node = crash_node};
+  if (key)
+    r.key = *key;
+  verdict v = {0};
+  int rc = make_base(&r, o, index);
+  if (rc != MLOG_OK) {
+    tool_error("cannot create a directory for the logs under %s",
+               o->dir ? o->dir : "TMPDIR");
+    return TOOL_UNREADABLE;
+  }
+  rc = run_once(&r, o, &v);
+  if (!v.ok)
+    printf("seed %llu: FAILED%s: %s\n", (unsigned long long)o->seed,
+           o->exhaustive ? " (exhaustive)" : "",
+           r.error[0] ? r.error : "a property failed");
+  teardown(&r);
+  remove_base(&r);
+  add_run(t, &r, &v);
+  *steps = r.step;
+  return TOOL_OK;
+}
+
+static void report(const sim_opts *o, const totals *t) {
+  bool ok = t->failed == 0;
+  if (!o->json || !ok)
+    printf("%s: %s, %llu procs, %llu messages, seed %llu: %llu run(s), "
+           "%llu delivered, %llu duplicates, %llu lost, %llu divergences, "
+           "%llu crashes, %llu recoveries (%llu replayed)\n",
+           ok ? "ok" : "FAILED", o->protocol, (unsigned long long)o->procs,
+           (unsigned long long)o->messages, (unsigned long long)o->seed,
+           (unsigned long long)t->runs, (unsigned long long)t->delivered,
+           (unsigned long long)t->duplicates, (unsigned long long)t->lost,
+           (unsigned long long)t->divergences, (unsigned long long)t->crashes,
+           (unsigned long long)t->recoveries, (unsigned long long)t->replayed);
+  if (!ok)
+    printf("first failure: %s (rerun: mlog sim --protocol %s --procs %llu "
+           "--messages %llu --crashes %llu --seed %llu%s)\n",
+           t->error, o->protocol, (unsigned long long)o->procs,
+           (unsigned long long)o->messages, (unsigned long long)o->crashes,
+           (unsigned long long)t->first_failed_seed,
+           o->exhaustive ? " --exhaustive" : "");
+  if (!o->json)
+    return;
+  json_t *j = json_pack(
+      "{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+      "s:I, s:I, s:I, s:b}",
+      "ok", ok, "protocol", o->protocol, "procs", (json_int_t)o->procs,
+      "messages", (json_int_t)o->messages, "seed", (json_int_t)o->seed, "runs",
+      (json_int_t)t->runs, "delivered", (json_int_t)t->delivered, "duplicates",
+      (json_int_t)t->duplicates, "lost", (json_int_t)t->lost, "crashes",
+      (json_int_t)t->crashes, "recoveries", (json_int_t)t->recoveries,
+      "replayed", (json_int_t)t->replayed, "divergences",
+      (json_int_t)t->divergences, "checkpoints", (json_int_t)t->checkpoints,
+      "outputs_released", (json_int_t)t->outputs, "steps", (json_int_t)t->steps,
+      "exhaustive", o->exhaustive);
+  if (j) {
+    json_object_set_new(j, "crashes_in_checkpoint",
+                        json_integer((json_int_t)t->in_checkpoint));
+    json_object_set_new(j, "crashes_in_recovery",
+                        json_integer((json_int_t)t->in_recovery));
+    json_object_set_new(j, "failed_runs", json_integer((json_int_t)t->failed));
+  }
+  if (j && !ok)
+    json_object_set_new(j, "error", json_string(t->error));
+  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  printf("%s\n", s ? s : "{\"ok\":false}");
+  free(s);
+  json_decref(j);
+}
+
+/* Exhaustive mode: a crash-free run measures the steps, then every process
+ * is crashed at every step, one run each. */
+static int exhaustive(const sim_opts *o, const mlog_key *key, totals *t) {
+  uint64_t steps;
+  int status = one_run(o, key, 0, 0, 0, t, &steps);
+  for (uint64_t s = 1; status == TOOL_OK && s <= steps; s++)
+    for (uint64_t i = 0; status == TOOL_OK && i < o->procs; i++) {
+      uint64_t ignored;
+      status = one_run(o, key, s * o->procs + i, s, i, t, &ignored);
+    }
+  return status;
+}
+
+static int parse_option(int c, sim_opts *o) {
+  bool ok = true;
+  switch (c) {
+  case 'P':
+    o->protocol = optarg;
+    break;
+  case 'n':
+    ok = tool_parse_u64("--procs", optarg, 2, 64, &o->procs);
+    break;
+  case 'm':
+    ok = tool_parse_u64("--messages", optarg, 0, 10000000, &o->messages);
+    break;
+  case 'c':
+    ok = tool_parse_u64("--crashes", optarg, 0, 100000, &o->crashes);
+    break;
+  case 's':
+    ok = tool_parse_u64("--seed", optarg, 0, UINT64_MAX, &o->seed);
+    break;
+  case 'd':
+    o->dir = optarg;
+    break;
+  case 'j':
+    o->json = true;
+    break;
+  case 'x':
+    o->exhaustive = true;
+    break;
+  case 'r':
+    ok = tool_parse_u64("--runs", optarg, 1, 1000000, &o->runs);
+    break;
+  case 'k':
+    o->keyfile = optarg;
+    break;
+  case OPT_CKPT:
+    ok = tool_parse_u64("--ckpt-every", optarg, 0, UINT32_MAX, &o->ckpt_every);
+    break;
+  case OPT_DELAY:
+    ok = tool_parse_u64("--max-delay", optarg, 1, 100000, &o->max_delay);
+    break;
+  case OPT_DROP:
+    ok = tool_parse_u64("--drop", optarg, 0, 90, &o->drop);
+    break;
+  case OPT_SYNC:
+    o->sync = true;
+    break;
+  default:
+    return TOOL_USAGE;
+  }
+  return ok ? TOOL_OK : TOOL_USAGE;
+}
+
+int cmd_sim(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"protocol", required_argument, NULL, 'P'},
+      {"procs", required_argument, NULL, 'n'},
+      {"messages", required_argument, NULL, 'm'},
+      {"crashes", required_argument, NULL, 'c'},
+      {"seed", required_argument, NULL, 's'},
+      {"dir", required_argument, NULL, 'd'},
+      {"json", no_argument, NULL, 'j'},
+      {"exhaustive", no_argument, NULL, 'x'},
+      {"runs", required_argument, NULL, 'r'},
+      {"key", required_argument, NULL, 'k'},
+      {"ckpt-every", required_argument, NULL, OPT_CKPT},
+      {"max-delay", required_argument, NULL, OPT_DELAY},
+      {"drop", required_argument, NULL, OPT_DROP},
+      {"sync", no_argument, NULL, OPT_SYNC},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  sim_opts o = {.protocol = "pessimistic-receiver",
+                .procs = 3,
+                .messages = 100,
+                .crashes = 3,
+                .seed = 1,
+                .runs = 1,
+                .ckpt_every = 16,
+                .max_delay = 300,
+                .drop = 2};
+  int c;
+  tool_opt_begin();
+  while ((c = tool_getopt(argc, argv, longopts)) != -1) {
+    if (c == 'h')
+      return tool_help(usage);
+    if (parse_option(c, &o) != TOOL_OK)
+      return TOOL_USAGE;
+  }
+  if (optind < argc)
+    return tool_usage_error("unexpected argument '%s'", argv[optind]);
+  if (mlog_logger_find(o.protocol) == NULL)
+    return tool_usage_error("unknown protocol '%s'", o.protocol);
+  if (o.exhaustive && (o.procs > 3 || o.messages > 6))
+    return tool_usage_error("--exhaustive is for 2-3 processes and at most 6 "
+                            "messages");
+  mlog_key key;
+  if (o.keyfile != NULL && tool_load_key(o.keyfile, &key) != TOOL_OK)
+    return TOOL_USAGE;
+  totals t = {0};
+  int status = TOOL_OK;
+  for (uint64_t k = 0; status == TOOL_OK && k < o.runs; k++) {
+    sim_opts each = o;
+    each.seed = o.seed + k;
+    uint64_t steps;
+    status = o.exhaustive
+                 ? exhaustive(&each, o.keyfile ? &key : NULL, &t)
+                 : one_run(&each, o.keyfile ? &key : NULL, k, 0, 0, &t, &steps);
+  }
+  if (o.keyfile != NULL)
+    tool_forget_key(&key);
+  if (status != TOOL_OK)
+    return status;
+  report(&o, &t);
+  return t.failed ? TOOL_PROBLEMS : TOOL_OK;
+}
