@@ -864,12 +864,9 @@ static void announce(mlog_proc *p) {
   settle(p);
 }
 
-int mlog_proc_open(const mlog_proc_config *cfg, const mlog_app *app,
-                   void *app_arg, mlog_proc **out) {
-  mlogi_errbuf *eb = mlogi_thread_errbuf();
-  if (out == NULL)
-    return mlogi_fail(eb, MLOG_EINVAL, "no place for the handle");
-  *out = NULL;
+/* Open or recover; the detail of a failure goes to *eb. */
+static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
+                     void *app_arg, mlog_proc **out, mlogi_errbuf *eb) {
   int rc = check_config(cfg, app, eb);
   if (rc != MLOG_OK)
     return rc;
@@ -909,6 +906,19 @@ int mlog_proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   announce(p);
   *out = p;
   return MLOG_OK;
+}
+
+int mlog_proc_open(const mlog_proc_config *cfg, const mlog_app *app,
+                   void *app_arg, mlog_proc **out) {
+  mlogi_errbuf eb = {{0}}; /* the library's own calls use the thread's */
+  if (out == NULL)
+    return mlogi_fail(mlogi_thread_errbuf(), MLOG_EINVAL,
+                      "no place for the handle");
+  *out = NULL;
+  int rc = proc_open(cfg, app, app_arg, out, &eb);
+  if (rc != MLOG_OK)
+    *mlogi_thread_errbuf() = eb;
+  return rc;
 }
 
 void mlog_proc_close(mlog_proc *p) {
