@@ -699,24 +699,36 @@ int mlog_nondet(mlog_proc *p, void *buf, size_t len,
 }
 
 static void fill_clock(void *arg, void *buf, size_t len) {
-  (void)arg;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  uint64_t ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  const mlog_proc_config *c = arg;
+  uint64_t ns;
+  if (c->clock) {
+    c->clock(c->source_arg, &ns);
+  } else {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  }
   memcpy(buf, &ns, len);
 }
 
 static void fill_random(void *arg, void *buf, size_t len) {
-  (void)arg;
-  randombytes_buf(buf, len);
+  const mlog_proc_config *c = arg;
+  if (c->entropy)
+    c->entropy(c->source_arg, buf, len);
+  else
+    randombytes_buf(buf, len);
 }
 
 int mlog_now(mlog_proc *p, uint64_t *ns) {
-  return mlog_nondet(p, ns, sizeof *ns, fill_clock, NULL);
+  if (p == NULL || ns == NULL)
+    return MLOG_EINVAL;
+  return mlog_nondet(p, ns, sizeof *ns, fill_clock, &p->cfg);
 }
 
 int mlog_random(mlog_proc *p, uint64_t *value) {
-  return mlog_nondet(p, value, sizeof *value, fill_random, NULL);
+  if (p == NULL || value == NULL)
+    return MLOG_EINVAL;
+  return mlog_nondet(p, value, sizeof *value, fill_random, &p->cfg);
 }
 
 int mlog_buf_append(mlog_buf *buf, const void *data, size_t len) {
@@ -748,6 +760,8 @@ static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
   if (cfg->group_size == 0 || cfg->id >= cfg->group_size)
     return mlogi_fail(eb, MLOG_EINVAL, "process id %u in a group of %u",
                       cfg->id, cfg->group_size);
+  if (cfg->key && cfg->key_file)
+    return mlogi_fail(eb, MLOG_EINVAL, "give a key or a key file, not both");
   if (cfg->flags & ~known)
     return mlogi_fail(eb, MLOG_EINVAL, "unknown process flags 0x%x",
                       cfg->flags & ~known);
@@ -880,8 +894,19 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
     return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   }
   p->cfg = *cfg;
+  p->cfg.key_file = NULL; /* borrowed for the open call only */
   if (cfg->key) {
     p->key = *cfg->key;
+    p->cfg.key = &p->key;
+  } else if (cfg->key_file) {
+    rc = mlog_key_load(cfg->key_file, &p->key);
+    if (rc != MLOG_OK) {
+      free(p->ch);
+      free(p);
+      return mlogi_fail(eb, rc, "key file %s: %s", cfg->key_file,
+                        rc == MLOG_EINVAL ? "not a 32-byte key"
+                                          : mlog_strerror(rc));
+    }
     p->cfg.key = &p->key;
   }
   p->cfg.transport_config = NULL; /* borrowed for the open call only */

@@ -93,6 +93,19 @@ typedef struct run {
   char error[256];
 } run;
 
+/* The processes' clock and entropy come from the simulation: same seed,
+ * same run. */
+static void sim_clock(void *arg, uint64_t *ns) {
+  *ns = mlog_sim_now(arg) * 1000000u;
+}
+
+static void sim_entropy(void *arg, void *buf, size_t len) {
+  for (size_t i = 0; i < len; i += 8) {
+    uint64_t r = mlog_sim_random(arg);
+    memcpy((uint8_t *)buf + i, &r, len - i < 8 ? len - i : 8);
+  }
+}
+
 static int open_node(run *r, uint32_t i) {
   node *nd = &r->nodes[i];
   mlog_proc_config cfg = {
@@ -106,6 +119,9 @@ static int open_node(run *r, uint32_t i) {
       .transport_config = r->sim,
       .flags = MLOG_PROC_DIGESTS |
                (r->o->sync ? 0 : MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE),
+      .clock = sim_clock,
+      .entropy = sim_entropy,
+      .source_arg = r->sim,
   };
   nd->app = (simapp){.id = i, .n = r->n, .obs = &nd->obs};
   mlogi_faults faults = {.site = MLOGI_FAULT_PUT,

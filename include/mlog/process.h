@@ -82,6 +82,16 @@ typedef struct mlog_proc_config {
   const void *transport_config;        /* borrowed for the open call */
   uint32_t retransmit_ms; /* resend unacknowledged messages; 0 means 200 */
   unsigned flags;         /* MLOG_PROC_* */
+  /* The log key as a file of MLOG_KEY_BYTES bytes (mlog keygen's log.key);
+   * give `key` or `key_file`, not both. */
+  const char *key_file;
+  /* Optional sources of the values mlog_now and mlog_random log in normal
+   * operation (NULL: the real-time clock and libsodium's randombytes). A
+   * simulation passes its virtual clock and its seeded generator so that
+   * the same seed gives the same run. */
+  void (*clock)(void *source_arg, uint64_t *ns);
+  void (*entropy)(void *source_arg, void *buf, size_t len);
+  void *source_arg;
 } mlog_proc_config;
 
 /* What a process has done, for tools and tests. */
