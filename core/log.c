@@ -483,12 +483,59 @@ static int walk_log(mlog_log *log, walk *w) {
   return rc;
 }
 
+static int check_checkpoint(mlog_log *log, mlogi_view *v, const void *key,
+                            size_t klen, const void *val, size_t vlen,
+                            mlog_record *rec);
+
+typedef struct ckpt_walk {
+  mlog_log *log;
+  mlogi_view *v;
+  mlog_verify_report *rep;
+} ckpt_walk;
+
+static int verify_checkpoint(void *arg, const void *key, size_t klen,
+                             const void *val, size_t vlen) {
+  ckpt_walk *cw = arg;
+  mlog_record rec;
+  int rc = check_checkpoint(cw->log, cw->v, key, klen, val, vlen, &rec);
+  if (rc == MLOG_OK) {
+    cw->rep->checkpoints++;
+    return 0;
+  }
+  cw->rep->problem = rc == MLOG_ECHAIN    ? MLOG_ECHAIN
+                     : rc == MLOG_EBADTAG ? MLOG_EBADTAG
+                                          : MLOG_EHEADER;
+  snprintf(cw->rep->detail, sizeof cw->rep->detail, "%s: checkpoint %llu %s",
+           rc == MLOG_ECHAIN    ? "broken chain"
+           : rc == MLOG_EBADTAG ? "bad tag"
+                                : "bad header",
+           klen == 8 ? (unsigned long long)mlogi_get_be64(key) : 0ull,
+           rc == MLOG_ECHAIN ? "does not follow a record of this log"
+                             : "fails its check");
+  return rc;
+}
+
+/* Check every checkpoint's tag and its link to the record it covers. */
+static int verify_checkpoints(mlog_log *log, mlog_verify_report *rep) {
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  ckpt_walk cw = {.log = log, .v = v, .rep = rep};
+  rc = mlogi_view_scan(v, MLOGI_DB_CKPT, NULL, 0, verify_checkpoint, &cw);
+  mlogi_view_end(v);
+  return rep->problem != MLOG_OK ? MLOG_OK : rc;
+}
+
 int mlog_log_verify(mlog_log *log, mlog_verify_report *report,
                     mlog_progress_fn progress, void *arg) {
   if (log == NULL || report == NULL)
     return MLOG_EINVAL;
   walk w = {.progress = progress, .parg = arg, .rep = report};
-  return walk_log(log, &w);
+  int rc = walk_log(log, &w);
+  if (rc == MLOG_OK && report->problem == MLOG_OK)
+    rc = verify_checkpoints(log, report);
+  return rc;
 }
 
 int mlog_log_scan(mlog_log *log, uint64_t from_lsn, mlog_scan_fn fn,

@@ -8,7 +8,7 @@ static const char usage[] =
     "\n"
     "Check every record of the log in each DIR: its header, its tag (a MAC\n"
     "when the log is keyed) and its link in the hash chain. One line per DIR:\n"
-    "  DIR: ok, N records (lsn A..B)      (\"DIR: ok, 0 records\" when empty)\n"
+    "  DIR: ok, N records (lsn A..B)[, K checkpoints]\n"
     "  DIR: BAD at lsn L: DETAIL\n"
     "  DIR: BAD: DETAIL                   (damage found before any record)\n"
     "DETAIL starts with the kind of problem: \"bad tag\" (an edited record),\n"
@@ -45,11 +45,15 @@ static int print_report(const char *dirpath, const mlog_verify_report *rep,
   if (quiet)
     return TOOL_OK;
   if (rep->records == 0)
-    printf("%s: ok, 0 records\n", dirpath);
+    printf("%s: ok, 0 records", dirpath);
   else
-    printf("%s: ok, %llu records (lsn %llu..%llu)\n", dirpath,
+    printf("%s: ok, %llu records (lsn %llu..%llu)", dirpath,
            (unsigned long long)rep->records, (unsigned long long)rep->first_lsn,
            (unsigned long long)rep->last_lsn);
+  if (rep->checkpoints > 0)
+    printf(", %llu checkpoint%s", (unsigned long long)rep->checkpoints,
+           rep->checkpoints == 1 ? "" : "s");
+  printf("\n");
   return TOOL_OK;
 }
 

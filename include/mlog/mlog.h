@@ -293,18 +293,20 @@ MLOG_NODISCARD int mlog_log_set_incarnation(mlog_log *log,
 
 /* What verification found. */
 typedef struct mlog_verify_report {
-  uint64_t records;   /* records checked and found good */
-  uint64_t first_lsn; /* first lsn in the log (0 when empty) */
-  uint64_t last_lsn;  /* last good lsn checked (0 when none) */
-  int problem;        /* MLOG_OK or the first problem's code */
-  uint64_t bad_lsn;   /* lsn (store key) of the first bad record */
-  char detail[192];   /* one line describing the problem */
+  uint64_t records;     /* records checked and found good */
+  uint64_t checkpoints; /* checkpoints checked and found good */
+  uint64_t first_lsn;   /* first lsn in the log (0 when empty) */
+  uint64_t last_lsn;    /* last good lsn checked (0 when none) */
+  int problem;          /* MLOG_OK or the first problem's code */
+  uint64_t bad_lsn;     /* lsn (store key) of the first bad record */
+  char detail[192];     /* one line describing the problem */
 } mlog_verify_report;
 
 /* Called every `progress_every` records during verification. */
 typedef void (*mlog_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
-/* Check every record's header, tag and chain link. Returns MLOG_OK when the
+/* Check every record's header, tag and chain link, then every checkpoint's
+ * tag and its link to the record it covers. Returns MLOG_OK when the
  * check ran (whatever it found: see report->problem) or an error when it
  * could not run. A record whose tag fails is a bad tag (edited); a record
  * out of sequence is a broken chain (deleted, reordered, duplicated); a
