@@ -35,6 +35,7 @@ typedef struct shared_env {
   bool dbs_open;          /* false in a new environment until its first write */
   bool rdonly;            /* opened MDB_RDONLY: no writer may share it */
   bool writer;            /* a writing handle holds it */
+  bool nosync;            /* opened MDB_NOSYNC: syncs are not forced either */
   int data_fd;            /* data.mdb: flock'ed by the writer; size checks */
   pthread_rwlock_t remap; /* views read-lock; map growth write-locks */
   char dirpath[4096];
@@ -259,6 +260,7 @@ static int open_env(shared_env *e, unsigned flags, size_t map_size,
     envflags |= MDB_RDONLY | (has_lock ? 0 : MDB_NOLOCK);
   if (flags & MLOGI_STORE_NOSYNC)
     envflags |= MDB_NOSYNC;
+  e->nosync = flags & MLOGI_STORE_NOSYNC;
   if (flags & MLOGI_STORE_LAZYMETA)
     envflags |= MDB_NOMETASYNC;
   rc = mdb_env_open(e->env, e->dirpath, envflags, 0640);
@@ -547,7 +549,7 @@ int mlogi_store_sync(mlogi_store *st, mlogi_errbuf *eb) {
   if (st->rdonly)
     return mlogi_fail(eb, MLOG_ERDONLY, "%s: opened read-only", st->dirpath);
   int rc = inject(st, MLOGI_FAULT_SYNC);
-  if (rc == 0)
+  if (rc == 0 && !st->e->nosync)
     rc = mdb_env_sync(st->e->env, 1);
   return rc ? fail_mdb(eb, rc, "sync", st->dirpath) : MLOG_OK;
 }

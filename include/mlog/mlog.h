@@ -182,8 +182,8 @@ typedef struct mlog_log mlog_log;
 /* Open flags (unknown bits are rejected with EINVAL). */
 #define MLOG_LOG_RDONLY 0x1u /* read only: creates nothing, writes nothing */
 #define MLOG_LOG_CREATE 0x2u /* create the log when the directory has none */
-/* Commits are not flushed: a crash of the OS can lose them. Unsafe;
- * explicit opt-in only. */
+/* Commits (and mlog_log_sync) are not flushed: a crash of the OS can lose
+ * them. Unsafe; explicit opt-in only. */
 #define MLOG_LOG_NOSYNC 0x4u
 /* A commit flushes its data but not LMDB's meta page, which the next
  * commit's flush or mlog_log_sync makes durable (see mlog_log_durable_lsn):
