@@ -27,6 +27,9 @@ int mlogi_from_errno(int errnum);
  * exists (open). */
 mlogi_errbuf *mlogi_thread_errbuf(void);
 
+/* mkdir -p with mode 0750: 0, or -1 with errno set. */
+int mlogi_mkdirs(const char *path);
+
 /* Read exactly len bytes of the regular file at path (EINVAL when its size
  * differs). */
 int mlogi_read_file_exact(const char *path, void *buf, size_t len);

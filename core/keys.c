@@ -8,22 +8,6 @@
 
 #include "core/internal.h"
 
-int mlogi_read_file_exact(const char *path, void *buf, size_t len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return mlogi_from_errno(errno);
-  struct stat sb;
-  int rc = MLOG_OK;
-  if (fstat(fd, &sb) != 0)
-    rc = mlogi_from_errno(errno);
-  else if (!S_ISREG(sb.st_mode) || (size_t)sb.st_size != len)
-    rc = MLOG_EINVAL;
-  else if (read(fd, buf, len) != (ssize_t)len)
-    rc = MLOG_EIO;
-  close(fd);
-  return rc;
-}
-
 int mlog_key_load(const char *path, mlog_key *key) {
   if (path == NULL || key == NULL)
     return MLOG_EINVAL;

@@ -112,22 +112,6 @@ static int path_in(char *buf, size_t len, const char *dirpath,
   return snprintf(buf, len, "%s/%s", dirpath, name) < (int)len ? 0 : -1;
 }
 
-/* mkdir -p: 0, or -1 with errno set. */
-static int mkdir_parents(const char *dirpath) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", dirpath) >= (int)sizeof buf)
-    return errno = ENAMETOOLONG, -1;
-  for (char *s = buf + 1; *s; s++) {
-    if (*s != '/')
-      continue;
-    *s = '\0';
-    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-      return -1;
-    *s = '/';
-  }
-  return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Check the directory before LMDB touches it, so that a bad path gets its
  * own error and read-only opens never create files. */
 static int check_dir(const char *dirpath, unsigned flags, bool *has_data,
@@ -137,7 +121,7 @@ static int check_dir(const char *dirpath, unsigned flags, bool *has_data,
   if (stat(dirpath, &sb) != 0) {
     int err = errno;
     if (err == ENOENT && (flags & MLOGI_STORE_CREATE)) {
-      if (mkdir_parents(dirpath) != 0)
+      if (mlogi_mkdirs(dirpath) != 0)
         return mlogi_fail(eb, mlogi_from_errno(errno), "%s: cannot create: %s",
                           dirpath, strerror(errno));
       return check_dir(dirpath, flags, has_data, has_lock, eb);

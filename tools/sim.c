@@ -417,7 +417,7 @@ static int make_base(run *r, const sim_opts *o, uint64_t index) {
              (unsigned long long)index);
   else
     snprintf(r->base, sizeof r->base, "%s", o->dir);
-  return tool_mkdirs(r->base) == 0 ? MLOG_OK : MLOG_EIO;
+  return mlogi_mkdirs(r->base) == 0 ? MLOG_OK : MLOG_EIO;
 }
 
 static void remove_base(run *r) {

@@ -226,21 +226,6 @@ void tool_progress_end(void) {
   progress_shown = false;
 }
 
-int tool_mkdirs(const char *path) {
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-    return -1;
-  for (char *s = buf + 1; *s; s++) {
-    if (*s != '/')
-      continue;
-    *s = '\0';
-    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-      return -1;
-    *s = '/';
-  }
-  return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int remove_entry(const char *path, const struct stat *sb, int type,
                         struct FTW *ftw) {
   (void)sb, (void)type, (void)ftw;

@@ -88,9 +88,6 @@ int tool_log_error(const char *dirpath, int err, const char *msg);
  * error, whose detail is in mlog_log_errmsg(NULL)). */
 int tool_open_log(const char *dirpath, const mlog_key *key, mlog_log **out);
 
-/* mkdir -p; 0 or -1 (errno set). */
-int tool_mkdirs(const char *path);
-
 /* rm -rf, best effort. */
 void tool_rmtree(const char *path);
 
