@@ -789,7 +789,9 @@ int mlog_log_put_checkpoint(mlog_log *log, uint64_t covered_lsn,
                          .payload_len = (uint32_t)len};
   uint8_t key[8], drop_below[8];
   mlogi_put_be64(key, num);
-  mlogi_put_be64(drop_below, num + 1 - keep);
+  /* Keep checkpoints num+1-keep .. num; fewer than keep exist yet when num
+   * < keep (and num + 1 - keep would wrap around and drop them all). */
+  mlogi_put_be64(drop_below, num >= keep ? num + 1 - keep : 0);
   mlogi_op ops[4] = {
       {.kind = MLOGI_OP_APPEND,
        .db = MLOGI_DB_CKPT,

@@ -541,7 +541,11 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     if (rc != MLOG_OK)
       return rc;
   }
-  if (holds_waiting(p)) {
+  /* Values the handlers took are logged before the poll returns (under
+   * pessimistic logging even when nothing depends on them yet), so that a
+   * crash between polls recovers exactly the state the process had. */
+  if (holds_waiting(p) ||
+      (p->pending_values && !(p->logger->flags & MLOG_LOGGER_EAGER))) {
     int rc = commit(p);
     if (rc == MLOG_OK)
       rc = flush(p);
@@ -803,24 +807,32 @@ static int open_log(mlog_proc *p, mlogi_errbuf *eb) {
   return MLOG_OK;
 }
 
-static int open_plugins(mlog_proc *p, const void *transport_config,
-                        mlogi_errbuf *eb) {
-  p->logger_self = calloc(1, p->logger->size ? p->logger->size : 1);
+/* The transport opens before the log is touched: a transport that refuses
+ * its config must not leave a new log behind. */
+static int open_transport(mlog_proc *p, const void *transport_config,
+                          mlogi_errbuf *eb) {
   p->tp_self = calloc(1, p->tp->size ? p->tp->size : 1);
-  if (p->logger_self == NULL || p->tp_self == NULL)
+  if (p->tp_self == NULL)
+    return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  int rc = p->tp->open(p->tp_self, transport_config, p->id, p->n);
+  if (rc != MLOG_OK) {
+    free(p->tp_self);
+    p->tp_self = NULL;
+    return mlogi_fail(eb, rc, "transport '%s' failed to open: %s", p->tp->name,
+                      mlog_strerror(rc));
+  }
+  return MLOG_OK;
+}
+
+static int open_logger(mlog_proc *p, mlogi_errbuf *eb) {
+  p->logger_self = calloc(1, p->logger->size ? p->logger->size : 1);
+  if (p->logger_self == NULL)
     return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   int rc = p->logger->open(p->logger_self, p->log);
   if (rc != MLOG_OK) {
     free(p->logger_self);
     p->logger_self = NULL;
     return mlogi_fail(eb, rc, "logger '%s' failed to open", p->logger->name);
-  }
-  rc = p->tp->open(p->tp_self, transport_config, p->id, p->n);
-  if (rc != MLOG_OK) {
-    free(p->tp_self);
-    p->tp_self = NULL;
-    return mlogi_fail(eb, rc, "transport '%s' failed to open: %s", p->tp->name,
-                      mlog_strerror(rc));
   }
   return MLOG_OK;
 }
@@ -847,11 +859,12 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
                                       : mlog_log_errmsg(p->log));
   bool has_past = covered > 0 || mlog_log_next_lsn(p->log) > 1;
   if (has_past) {
+    /* Replay writes nothing: what the replayed tail logged (fresh values,
+     * digests) goes with the next commit, and the sends and outputs that
+     * depend on it wait for that commit. The incarnation update is then
+     * recovery's only write, so a failed recovery leaves the log as it
+     * was. */
     rc = mlogi_replay(p, covered);
-    if (rc == MLOG_OK) /* what the replayed tail logged, before it leaves */
-      rc = commit(p);
-    if (rc == MLOG_OK)
-      rc = flush(p);
     if (rc != MLOG_OK)
       return mlogi_fail(eb, rc, "%s", p->eb.msg);
     rc = mlog_log_set_incarnation(p->log, p->incarnation + 1);
@@ -919,9 +932,11 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   p->n = cfg->group_size;
   p->logger = logger;
   p->tp = cfg->transport;
-  rc = open_log(p, eb);
+  rc = open_transport(p, cfg->transport_config, eb);
   if (rc == MLOG_OK)
-    rc = open_plugins(p, cfg->transport_config, eb);
+    rc = open_log(p, eb);
+  if (rc == MLOG_OK)
+    rc = open_logger(p, eb);
   if (rc == MLOG_OK)
     rc = recover(p, eb);
   if (rc != MLOG_OK) {

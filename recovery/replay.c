@@ -118,6 +118,15 @@ int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
   }
   if (stash.outputs > p->output_logged)
     p->output_logged = stash.outputs;
+  /* A handler replayed before the scan reached the record of its output's
+   * release queued it again: the log says it left, so it stays released. */
+  while (p->out_head && p->out_head->seq <= stash.outputs) {
+    outq *o = p->out_head;
+    p->out_head = o->next;
+    free(o);
+  }
+  if (p->out_head == NULL)
+    p->out_tail = NULL;
   p->replay = NULL;
   mlogi_recvec_free(&stash.values);
   mlogi_recvec_free(&r.buffer);

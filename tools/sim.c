@@ -33,7 +33,9 @@ static const char usage[] =
     "  -m, --messages M     messages injected (default 100)\n"
     "  -c, --crashes K      crashes injected (default 3)\n"
     "  -s, --seed S         seed (default 1); the same seed, the same run\n"
-    "  -d, --dir DIR        keep each process's log in DIR/p<id>\n"
+    "  -d, --dir DIR        keep each process's log in DIR/p<id> (with\n"
+    "                       --runs: DIR/seed<S>/p<id>; --exhaustive adds\n"
+    "                       /run<K>); refuses logs of an earlier run\n"
     "  -j, --json           last stdout line: one JSON object\n"
     "  -x, --exhaustive     tiny groups: crash every process at every step\n"
     "  -r, --runs N         run seeds S, S+1, ... S+N-1 (default 1); each\n"
@@ -412,12 +414,20 @@ static int make_base(run *r, const sim_opts *o, uint64_t index) {
     r->own_base = mkdtemp(r->base) != NULL;
     return r->own_base ? MLOG_OK : MLOG_EIO;
   }
-  if (o->exhaustive)
-    snprintf(r->base, sizeof r->base, "%s/run%llu", o->dir,
-             (unsigned long long)index);
-  else
-    snprintf(r->base, sizeof r->base, "%s", o->dir);
-  return mlogi_mkdirs(r->base) == 0 ? MLOG_OK : MLOG_EIO;
+  /* Each run gets logs of its own: a run that found another run's logs
+   * would recover them instead of starting afresh. */
+  int n = snprintf(r->base, sizeof r->base, "%s", o->dir);
+  if (n > 0 && o->runs > 1 && (size_t)n < sizeof r->base)
+    n += snprintf(r->base + n, sizeof r->base - (size_t)n, "/seed%llu",
+                  (unsigned long long)o->seed);
+  if (n > 0 && o->exhaustive && (size_t)n < sizeof r->base)
+    n += snprintf(r->base + n, sizeof r->base - (size_t)n, "/run%llu",
+                  (unsigned long long)index);
+  if (n <= 0 || (size_t)n + 8 >= sizeof r->base || mlogi_mkdirs(r->base) != 0)
+    return MLOG_EIO;
+  char p0[sizeof r->base + 8];
+  snprintf(p0, sizeof p0, "%s/p0", r->base);
+  return access(p0, F_OK) == 0 ? MLOG_EEXIST : MLOG_OK;
 }
 
 static void remove_base(run *r) {
@@ -469,6 +479,12 @@ static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
     r.key = *key;
   verdict v = {0};
   int rc = make_base(&r, o, index);
+  if (rc == MLOG_EEXIST) {
+    tool_error("%s/p0 already exists: give --dir a directory without the "
+               "logs of an earlier run",
+               r.base);
+    return TOOL_USAGE;
+  }
   if (rc != MLOG_OK) {
     tool_error("cannot create a directory for the logs under %s",
                o->dir ? o->dir : "TMPDIR");

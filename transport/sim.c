@@ -144,7 +144,7 @@ static bool earliest_arrival(const mlog_sim *sim, uint64_t *t) {
 }
 
 int mlog_sim_step(mlog_sim *sim, uint32_t *dst) {
-  uint64_t t;
+  uint64_t t = 0; /* set when earliest_arrival returns true */
   if (!earliest_arrival(sim, &t))
     return MLOG_EAGAIN;
   if (t > sim->now)
@@ -185,6 +185,8 @@ static int sim_send(void *self, uint32_t dst, const void *buf, size_t len) {
   if (dst >= sim->n)
     return MLOG_EINVAL;
   if (sim->drop_percent && mlog_sim_random(sim) % 100 < sim->drop_percent)
+    return MLOG_OK;
+  if (!sim->attached[dst]) /* crashed: dropped until it opens again */
     return MLOG_OK;
   frame *f = malloc(sizeof *f + len);
   if (f == NULL)
