@@ -93,9 +93,11 @@ struct mlog_proc {
   uint64_t delivered_rsn; /* last whose handler completed */
   uint64_t marked_rsn;    /* last rsn covered by a MARK record */
   channel *ch;
-  recvec ctl; /* control and value records for the next commit */
-  recvec dlv; /* deliveries received for the next commit */
-  recvec all; /* scratch: the records of one commit */
+  recvec ctl;       /* control and value records for the next commit */
+  recvec dlv;       /* deliveries received for the next commit */
+  mlog_record *all; /* scratch: the records of one commit, pointing into
+                        the arenas of ctl and dlv */
+  size_t all_cap;
   waiting *wait_head, *wait_tail;
   outq *out_head, *out_tail;
   uint64_t pending_values; /* value records in ctl: sends/outputs wait */

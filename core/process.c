@@ -257,25 +257,28 @@ static int commit(mlog_proc *p) {
     rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
     p->marked_rsn = p->delivered_rsn;
   }
-  mlogi_recvec_clear(&p->all);
-  mlogi_recvec_fix(&p->ctl);
-  mlogi_recvec_fix(&p->dlv);
-  for (size_t i = 0; rc == MLOG_OK && i < p->ctl.n; i++)
-    rc = mlogi_recvec_add(&p->all, &p->ctl.recs[i]);
-  for (size_t i = 0; rc == MLOG_OK && i < p->dlv.n; i++)
-    rc = mlogi_recvec_add(&p->all, &p->dlv.recs[i]);
+  /* The commit's records are the ctl and dlv records themselves: their
+   * payloads stay in those vectors' arenas (no copy). */
+  size_t n = p->ctl.n + p->dlv.n;
+  if (rc == MLOG_OK)
+    rc = grow((void **)&p->all, &p->all_cap, n, sizeof *p->all);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "out of memory for a commit");
-  mlogi_recvec_fix(&p->all);
-  rc = p->logger->append(p->logger_self, p->all.recs, p->all.n);
+  mlogi_recvec_fix(&p->ctl);
+  mlogi_recvec_fix(&p->dlv);
+  if (p->ctl.n)
+    memcpy(p->all, p->ctl.recs, p->ctl.n * sizeof *p->all);
+  if (p->dlv.n)
+    memcpy(p->all + p->ctl.n, p->dlv.recs, p->dlv.n * sizeof *p->all);
+  rc = p->logger->append(p->logger_self, p->all, n);
   if (rc != MLOG_OK) {
     p->broken = true;
-    return mlogi_fail(&p->eb, rc, "logging %zu records: %s", p->all.n,
+    return mlogi_fail(&p->eb, rc, "logging %zu records: %s", n,
                       mlog_log_errmsg(p->log));
   }
-  uint64_t last = p->all.recs[p->all.n - 1].lsn;
-  for (size_t i = 0; i < p->all.n; i++)
-    p->since_bytes += mlog_record_size(p->all.recs[i].payload_len);
+  uint64_t last = p->all[n - 1].lsn;
+  for (size_t i = 0; i < n; i++)
+    p->since_bytes += mlog_record_size(p->all[i].payload_len);
   resolve_holds(p, last);
   mlogi_recvec_clear(&p->ctl);
   if (p->dlv.n == 0)
@@ -284,7 +287,7 @@ static int commit(mlog_proc *p) {
   if (w == NULL)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
   for (size_t i = 0; i < p->dlv.n; i++) /* take the lsns assigned */
-    p->dlv.recs[i].lsn = p->all.recs[p->all.n - p->dlv.n + i].lsn;
+    p->dlv.recs[i].lsn = p->all[n - p->dlv.n + i].lsn;
   w->recs = p->dlv; /* the batch moves, the vector starts empty */
   memset(&p->dlv, 0, sizeof p->dlv);
   w->last_lsn = last;
@@ -396,7 +399,13 @@ static int deliver_ready(mlog_proc *p, uint64_t *count) {
     p->wait_head = w->next;
     if (p->wait_head == NULL)
       p->wait_tail = NULL;
-    mlogi_recvec_free(&w->recs);
+    if (p->dlv.n == 0 && p->dlv.cap == 0) { /* reuse its memory */
+      mlogi_recvec_free(&p->dlv);
+      mlogi_recvec_clear(&w->recs);
+      p->dlv = w->recs;
+    } else {
+      mlogi_recvec_free(&w->recs);
+    }
     free(w);
   }
   return MLOG_OK;
@@ -521,6 +530,7 @@ int mlog_checkpoint(mlog_proc *p) {
 /* The poll loop                                                            */
 
 static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
+  bool busy = false; /* the cap stopped a loop that still found frames */
   for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
     size_t frames;
     bool pipelined = p->wait_head != NULL;
@@ -533,8 +543,11 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
       return rc;
     if (frames == 0 || p->wait_head == NULL)
       break;
+    busy = i + 1 == MAX_COMMITS_PER_POLL;
   }
-  if (p->wait_head) { /* idle: one flush makes the rest deliverable */
+  /* Idle: one flush makes the rest deliverable. Busy: the next poll's
+   * commit makes it durable, or its idle flush does. */
+  if (p->wait_head && !busy) {
     int rc = flush(p);
     if (rc == MLOG_OK)
       rc = deliver_ready(p, count);
@@ -993,7 +1006,7 @@ void mlog_proc_close(mlog_proc *p) {
   }
   mlogi_recvec_free(&p->ctl);
   mlogi_recvec_free(&p->dlv);
-  mlogi_recvec_free(&p->all);
+  free(p->all);
   sodium_memzero(&p->key, sizeof p->key);
   free(p->ch);
   free(p);
