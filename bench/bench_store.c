@@ -36,18 +36,9 @@
  * wall-clock time.
  */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* syncfs, nftw */
-#endif
-
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
-#include <limits.h>
 #include <lmdb.h>
-#include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,17 +46,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <mlog/mlog.h>
 
-#define MAX_ROUNDS 99
+#include "bench/benchlib.h"
+
+#define MAX_ROUNDS BENCH_MAX_ROUNDS
 #define LMDB_MAP_BYTES ((size_t)16 << 30) /* virtual; files grow as written */
-#define ZERO_CHUNK_BYTES ((size_t)1 << 20)
-#define MIN_RING_BYTES ((size_t)16 << 20) /* the raw file */
-#define RING_BATCHES 32
 
 static const uint32_t payload_sizes[] = {64, 1024};
 static const size_t batch_sizes[] = {1, 64, 512};
@@ -105,25 +92,11 @@ static bool vs_lmdb(contender c) {
   return is_mlog(c) || c == C_LMDB_NOMETASYNC || c == C_LMDB_NOSYNC;
 }
 
-/* How long each measurement runs. */
-typedef struct budget {
-  const char *mode;
-  unsigned rounds;
-  double min_secs;      /* timed seconds at least ... */
-  unsigned min_commits; /* ... and commits at least ... */
-  double max_secs;      /* ... unless the timed seconds reach this */
-} budget;
+static const bench_budget quick_budget = {"quick", 3, 0.1, 20, 0.5};
+static const bench_budget default_budget = {"default", 3, 0.3, 200, 2.0};
+static const bench_budget full_budget = {"full", 7, 0.5, 200, 2.0};
 
-static const budget quick_budget = {"quick", 3, 0.1, 20, 0.5};
-static const budget default_budget = {"default", 3, 0.3, 200, 2.0};
-static const budget full_budget = {"full", 7, 0.5, 200, 2.0};
-
-/* One measurement of one contender. */
-typedef struct sample {
-  double secs; /* timed seconds */
-  uint64_t commits, records;
-  double p50_us, p99_us, max_us;
-} sample;
+typedef bench_sample sample;
 
 /* The state of one measurement: the batch in memory and the open store. */
 typedef struct run {
@@ -139,188 +112,17 @@ typedef struct run {
   mlog_log *log;
   MDB_env *env;
   MDB_dbi dbi;
-  int fd;       /* raw file */
-  off_t off;    /* raw: where the next batch goes */
-  off_t ring;   /* raw: bytes of the file, written before the run */
-  uint8_t *out; /* encode_only: where the batch goes */
+  bench_ring raw;                   /* raw file */
+  uint8_t *out;                     /* encode_only: where the batch goes */
   uint8_t prev_tag[MLOG_TAG_BYTES]; /* encode_only: the chain */
   char err[512];
 } run;
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
-static double now_secs(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void put_be64(uint8_t *p, uint64_t v) {
   for (int i = 7; i >= 0; i--) {
     p[i] = (uint8_t)v;
     v >>= 8;
   }
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double percentile(const double *v, size_t n, double p) {
-  if (n == 0)
-    return 0;
-  size_t rank = (size_t)ceil(p / 100.0 * (double)n);
-  return v[rank == 0 ? 0 : rank - 1];
-}
-
-/* ------------------------------------------------------------------------ */
-/* Where the benchmark runs                                                 */
-
-static bool is_memory_fs(long type) {
-  return type == 0x01021994L /* tmpfs */ || type == 0x858458f6L /* ramfs */;
-}
-
-/* Undo the octal escapes (\040) of a mountinfo field in place. */
-static void unescape(char *s) {
-  char *out = s;
-  for (; *s; s++) {
-    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-        s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-      *out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-      s += 3;
-    } else {
-      *out++ = *s;
-    }
-  }
-  *out = '\0';
-}
-
-typedef struct fs_info {
-  char type[64];    /* "ext4" */
-  char source[256]; /* "/dev/vda" */
-  char mount[1024]; /* "/" */
-  char cache[32];   /* the device's write cache: "write back", or "" */
-  bool memory;      /* tmpfs or ramfs: fdatasync does nothing */
-} fs_info;
-
-/* The device's write cache mode, from sysfs (a partition's is its disk's). */
-static void write_cache(unsigned maj, unsigned min, char *buf, size_t len) {
-  static const char *const rel[] = {"queue/write_cache",
-                                    "../queue/write_cache"};
-  buf[0] = '\0';
-  for (size_t i = 0; i < 2; i++) {
-    char path[128];
-    snprintf(path, sizeof path, "/sys/dev/block/%u:%u/%s", maj, min, rel[i]);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-      continue;
-    if (fgets(buf, (int)len, f) != NULL)
-      buf[strcspn(buf, "\n")] = '\0';
-    fclose(f);
-    return;
-  }
-}
-
-/* Describe the filesystem that holds dirpath: the longest mount point of
- * /proc/self/mountinfo that contains it, and statfs for memory filesystems. */
-static void describe_fs(const char *dirpath, fs_info *fi) {
-  memset(fi, 0, sizeof *fi);
-  snprintf(fi->type, sizeof fi->type, "unknown");
-  struct statfs sf;
-  if (statfs(dirpath, &sf) == 0) {
-    fi->memory = is_memory_fs((long)sf.f_type);
-    snprintf(fi->type, sizeof fi->type, "statfs magic 0x%lx",
-             (unsigned long)sf.f_type);
-  }
-  char real[PATH_MAX];
-  FILE *f = fopen("/proc/self/mountinfo", "r");
-  if (realpath(dirpath, real) == NULL || f == NULL) {
-    if (f)
-      fclose(f);
-    return;
-  }
-  char line[4096];
-  size_t best = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    /* id parent maj:min root mountpoint options [optional...] - type src */
-    unsigned maj, min;
-    char mnt[1024], type[64], src[256];
-    int pos = 0;
-    if (sscanf(line, "%*u %*u %u:%u %*s %1023s %n", &maj, &min, mnt, &pos) < 3)
-      continue;
-    const char *sep = strstr(line + pos, " - ");
-    if (sep == NULL || sscanf(sep, " - %63s %255s", type, src) != 2)
-      continue;
-    unescape(mnt);
-    size_t n = strlen(mnt);
-    bool inside =
-        strcmp(mnt, "/") == 0 ||
-        (strncmp(real, mnt, n) == 0 && (real[n] == '/' || real[n] == '\0'));
-    if (!inside || n < best)
-      continue;
-    best = n;
-    snprintf(fi->type, sizeof fi->type, "%s", type);
-    snprintf(fi->source, sizeof fi->source, "%s", src);
-    snprintf(fi->mount, sizeof fi->mount, "%s", mnt);
-    write_cache(maj, min, fi->cache, sizeof fi->cache);
-  }
-  fclose(f);
-  if (strcmp(fi->type, "tmpfs") == 0 || strcmp(fi->type, "ramfs") == 0)
-    fi->memory = true;
-}
-
-/* Pick the default parent of the scratch directory: beside the executable
- * (the build directory), then /var/tmp, then /tmp; memory filesystems only
- * when there is nothing else. */
-static void default_parent(char *buf, size_t len) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  const char *cands[3] = {NULL, "/var/tmp", "/tmp"};
-  if (n > 0) {
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash != NULL && slash != exe) {
-      *slash = '\0';
-      cands[0] = exe;
-    }
-  }
-  const char *fallback = NULL;
-  for (size_t i = 0; i < 3; i++) {
-    struct statfs sf;
-    if (cands[i] == NULL || access(cands[i], W_OK | X_OK) != 0 ||
-        statfs(cands[i], &sf) != 0)
-      continue;
-    if (!is_memory_fs((long)sf.f_type)) {
-      snprintf(buf, len, "%s", cands[i]);
-      return;
-    }
-    if (fallback == NULL)
-      fallback = cands[i];
-  }
-  snprintf(buf, len, "%s", fallback ? fallback : ".");
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag,
-                        struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Remove dirpath and everything under it. */
-static int remove_tree(const char *dirpath) {
-  struct stat sb;
-  if (lstat(dirpath, &sb) != 0 && errno == ENOENT)
-    return 0;
-  return nftw(dirpath, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -420,47 +222,16 @@ static int lmdb_commit(run *r) {
   return 0;
 }
 
-/* Untimed: the raw file is a ring, written with zeros and synced (size
- * included) before the first commit, so that a timed fdatasync only has data
- * to flush: no size change and no block allocation. */
+/* Untimed: the ring file is written with zeros and synced before the first
+ * commit, so that a timed fdatasync only has data to flush. */
 static int raw_open_run(run *r, const char *dirpath) {
-  static const uint8_t zeros[ZERO_CHUNK_BYTES];
-  char path[PATH_MAX];
-  if (mkdir(dirpath, 0750) != 0)
-    return fail(r, "mkdir %s: %s", dirpath, strerror(errno));
-  if (snprintf(path, sizeof path, "%s/raw.log", dirpath) >= (int)sizeof path)
-    return fail(r, "%s: path too long", dirpath);
-  r->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (r->fd < 0)
-    return fail(r, "open %s: %s", path, strerror(errno));
-  size_t bytes = r->batch * r->rec_bytes;
-  size_t ring = RING_BATCHES * bytes;
-  if (ring < MIN_RING_BYTES)
-    ring = MIN_RING_BYTES;
-  r->ring = (off_t)ring;
-  for (off_t at = 0; at < r->ring;) {
-    ssize_t n = pwrite(r->fd, zeros, sizeof zeros, at);
-    if (n <= 0)
-      return fail(r, "zero-filling the raw file: %s",
-                  n < 0 ? strerror(errno) : "short write");
-    at += n;
-  }
-  if (fsync(r->fd) != 0)
-    return fail(r, "fsync of the raw file: %s", strerror(errno));
-  return 0;
+  return bench_ring_open(&r->raw, dirpath, r->batch * r->rec_bytes, r->err,
+                         sizeof r->err);
 }
 
 static int raw_commit(run *r) {
-  size_t bytes = r->batch * r->rec_bytes;
-  ssize_t n = pwrite(r->fd, r->encoded, bytes, r->off);
-  if (n != (ssize_t)bytes)
-    return fail(r, "write: %s", n < 0 ? strerror(errno) : "short write");
-  if (fdatasync(r->fd) != 0)
-    return fail(r, "fdatasync: %s", strerror(errno));
-  r->off += (off_t)bytes;
-  if (r->off + (off_t)bytes > r->ring)
-    r->off = 0;
-  return 0;
+  return bench_ring_commit(&r->raw, r->encoded, r->batch * r->rec_bytes, r->err,
+                           sizeof r->err);
 }
 
 /* encode_only: the records of the batch, chained, into a buffer. */
@@ -539,9 +310,7 @@ static void close_run(run *r) {
   if (r->env != NULL)
     mdb_env_close(r->env);
   r->env = NULL;
-  if (r->fd >= 0)
-    close(r->fd);
-  r->fd = -1;
+  bench_ring_close(&r->raw);
   free(r->out);
   r->out = NULL;
 }
@@ -550,12 +319,11 @@ static void close_run(run *r) {
 /* Measuring                                                                */
 
 typedef struct bench {
-  budget b;
+  bench_budget b;
   char scratch[PATH_MAX]; /* our mkdtemp directory */
   uint8_t *payload;
   mlog_key key;
-  double *lat; /* per-commit latencies of the current measurement */
-  size_t lat_cap;
+  bench_lat lat;   /* per-commit latencies of the current measurement */
   unsigned serial; /* numbers the measurement directories */
   bool verbose;
   bool enabled[C_COUNT];
@@ -573,7 +341,7 @@ static int measure(bench *bn, contender who, uint32_t payload_len, size_t batch,
            .payload = bn->payload,
            .recs = recs,
            .key = &bn->key,
-           .fd = -1};
+           .raw = {.fd = -1}};
   char dirpath[PATH_MAX + 64];
   if (snprintf(dirpath, sizeof dirpath, "%s/m%u-%s", bn->scratch, bn->serial++,
                contender_names[who]) >= (int)sizeof dirpath) {
@@ -581,45 +349,36 @@ static int measure(bench *bn, contender who, uint32_t payload_len, size_t batch,
     return -1;
   }
   size_t n = 0;
-  double timed = 0, wall0 = now_secs();
+  double timed = 0, wall0 = bench_now();
+  bn->lat.n = 0;
   int rc = open_run(&r, dirpath);
-  while (rc == 0 && !interrupted) {
+  while (rc == 0 && !bench_interrupted) {
     if (timed >= bn->b.max_secs ||
         (timed >= bn->b.min_secs && n >= bn->b.min_commits) ||
-        now_secs() - wall0 > 4 * bn->b.max_secs + 5)
+        bench_now() - wall0 > 4 * bn->b.max_secs + 5)
       break;
     rc = prepare(&r);
     if (rc != 0)
       break;
-    double t0 = now_secs();
+    double t0 = bench_now();
     rc = commit(&r);
-    double dt = now_secs() - t0;
+    double dt = bench_now() - t0;
     if (rc != 0)
       break;
-    if (n == bn->lat_cap) {
-      size_t cap = bn->lat_cap ? 2 * bn->lat_cap : 4096;
-      double *p = realloc(bn->lat, cap * sizeof *p);
-      if (p == NULL) {
-        rc = fail(&r, "out of memory");
-        break;
-      }
-      bn->lat = p;
-      bn->lat_cap = cap;
+    if (bench_lat_add(&bn->lat, dt) != 0) {
+      rc = fail(&r, "out of memory");
+      break;
     }
-    bn->lat[n++] = dt;
+    n++;
     timed += dt;
     r.seq += batch;
   }
   close_run(&r);
-  if (remove_tree(dirpath) != 0 && rc == 0)
+  if (bench_remove_tree(dirpath) != 0 && rc == 0)
     rc = fail(&r, "cannot remove %s: %s", dirpath, strerror(errno));
   /* Commit the deletion (and any discards it triggers) now, so that it is
    * not charged to the next contender's first commits. */
-  int dfd = open(bn->scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    syncfs(dfd);
-    close(dfd);
-  }
+  bench_settle_fs(bn->scratch);
   if (rc != 0) {
     fprintf(stderr, "bench_store: %s (payload %u, batch %zu): %s\n",
             contender_names[who], payload_len, batch, r.err);
@@ -627,13 +386,8 @@ static int measure(bench *bn, contender who, uint32_t payload_len, size_t batch,
   }
   if (n == 0)
     return -1; /* interrupted */
-  qsort(bn->lat, n, sizeof *bn->lat, cmp_double);
-  *out = (sample){.secs = timed,
-                  .commits = n,
-                  .records = (uint64_t)n * batch,
-                  .p50_us = percentile(bn->lat, n, 50) * 1e6,
-                  .p99_us = percentile(bn->lat, n, 99) * 1e6,
-                  .max_us = bn->lat[n - 1] * 1e6};
+  *out = (sample){.secs = timed, .commits = n, .records = (uint64_t)n * batch};
+  bench_lat_summary(&bn->lat, &out->p50_us, &out->p99_us, &out->max_us);
   if (bn->verbose)
     fprintf(stderr,
             "\n  %-16s %5zu commits %7.3f s  mean %8.1f us  p50 %8.1f  "
@@ -641,26 +395,6 @@ static int measure(bench *bn, contender who, uint32_t payload_len, size_t batch,
             contender_names[who], n, timed, timed / (double)n * 1e6,
             out->p50_us, out->p99_us, out->max_us);
   return 0;
-}
-
-static double records_per_sec(const sample *s) {
-  return s->secs > 0 ? (double)s->records / s->secs : 0;
-}
-
-/* The median of `n` samples by records/s (the lower one for even n). */
-static const sample *median_sample(const sample *s, unsigned n) {
-  const sample *order[MAX_ROUNDS];
-  for (unsigned i = 0; i < n; i++)
-    order[i] = &s[i];
-  for (unsigned i = 1; i < n; i++) /* insertion sort: n is tiny */
-    for (unsigned j = i;
-         j > 0 && records_per_sec(order[j - 1]) > records_per_sec(order[j]);
-         j--) {
-      const sample *t = order[j];
-      order[j] = order[j - 1];
-      order[j - 1] = t;
-    }
-  return order[(n - 1) / 2];
 }
 
 /* ------------------------------------------------------------------------ */
@@ -674,19 +408,6 @@ typedef struct row {
   double to_lmdb[C_COUNT]; /* ... and to lmdb */
 } row;
 
-/* The median over rounds of a's records/s over b's in the same round: the
- * rounds pair the contenders in time, so a slow spell of the machine that
- * hits one round moves both sides of its ratio. */
-static double paired_ratio(const sample *a, const sample *b, unsigned n) {
-  double v[MAX_ROUNDS];
-  for (unsigned i = 0; i < n; i++) {
-    double base = records_per_sec(&b[i]);
-    v[i] = base > 0 ? records_per_sec(&a[i]) / base : 0;
-  }
-  qsort(v, n, sizeof v[0], cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void print_table(const bench *bn, const row *rows, size_t nrows) {
   printf("\n%-7s %5s  %-16s %11s %10s %9s %9s %7s %7s\n", "payload", "batch",
          "contender", "records/s", "commits/s", "p50 us", "p99 us", "vs raw",
@@ -695,7 +416,7 @@ static void print_table(const bench *bn, const row *rows, size_t nrows) {
     const row *rw = &rows[i];
     for (int c = 0; c < C_COUNT; c++) {
       const sample *s = &rw->med[c];
-      double rps = records_per_sec(s);
+      double rps = bench_records_per_sec(s);
       char to_raw[16] = "", to_lmdb[16] = "";
       if (!bn->enabled[c])
         continue;
@@ -714,7 +435,7 @@ static void print_table(const bench *bn, const row *rows, size_t nrows) {
 }
 
 static json_t *params_json(const bench *bn, const row *rw, contender c,
-                           const fs_info *fi) {
+                           const bench_fs *fi) {
   return json_pack("{s:s, s:i, s:i, s:i, s:s, s:i, s:s, s:b}", "contender",
                    contender_names[c], "payload_bytes", (int)rw->payload_len,
                    "record_bytes", (int)mlog_record_size(rw->payload_len),
@@ -729,31 +450,21 @@ static int add_result(json_t *arr, const char *metric, double value,
   char name[64];
   snprintf(name, sizeof name, "store_append/%s",
            json_string_value(json_object_get(params, "contender")));
-  json_t *o = json_object();
-  json_object_set_new(o, "name", json_string(name));
-  json_object_set_new(o, "params", params);
-  json_object_set_new(o, "metric", json_string(metric));
-  json_object_set_new(o, "value", json_real(value));
-  json_object_set_new(o, "unit", json_string(unit));
-  json_object_set_new(o, "baseline",
-                      baseline ? json_string(baseline) : json_null());
-  json_object_set_new(o, "baseline_value",
-                      baseline ? json_real(baseline_value) : json_null());
-  json_object_set_new(o, "ratio", baseline ? json_real(ratio) : json_null());
-  return json_array_append_new(arr, o);
+  return bench_json_add(arr, name, params, metric, value, unit, baseline,
+                        baseline_value, ratio);
 }
 
 static int write_json(const char *path, const bench *bn, const row *rows,
-                      size_t nrows, const fs_info *fi) {
+                      size_t nrows, const bench_fs *fi) {
   json_t *arr = json_array();
   for (size_t i = 0; i < nrows; i++) {
     const row *rw = &rows[i];
-    double raw = records_per_sec(&rw->med[C_RAW]);
-    double lmdb = records_per_sec(&rw->med[C_LMDB]);
+    double raw = bench_records_per_sec(&rw->med[C_RAW]);
+    double lmdb = bench_records_per_sec(&rw->med[C_LMDB]);
     for (int ci = 0; ci < C_COUNT; ci++) {
       contender c = (contender)ci;
       const sample *s = &rw->med[c];
-      double rps = records_per_sec(s);
+      double rps = bench_records_per_sec(s);
       if (!bn->enabled[c])
         continue;
       add_result(
@@ -773,11 +484,8 @@ static int write_json(const char *path, const bench *bn, const row *rows,
                  params_json(bn, rw, c, fi), NULL, 0, 0);
     }
   }
-  int rc = json_dump_file(arr, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+  int rc = bench_json_write("bench_store", arr, path);
   json_decref(arr);
-  if (rc != 0)
-    fprintf(stderr, "bench_store: cannot write %s: %s\n", path,
-            strerror(errno));
   return rc;
 }
 
@@ -826,67 +534,22 @@ static void usage(FILE *f) {
           "  --verbose    print every measurement on stderr\n");
 }
 
-/* Encode one batch of chained records into buf: the bytes the raw and
- * LMDB contenders write. */
-static int encode_batch(const uint8_t *payload, uint32_t payload_len,
-                        size_t batch, uint8_t *buf) {
-  size_t rec_bytes = mlog_record_size(payload_len);
-  uint8_t prev[MLOG_TAG_BYTES];
-  mlog_chain_genesis(0, NULL, prev);
-  for (size_t i = 0; i < batch; i++) {
-    mlog_record rec = {.type = MLOG_REC_DELIVERY,
-                       .src = 1,
-                       .ssn = i + 1,
-                       .rsn = i + 1,
-                       .lsn = i + 1,
-                       .payload = payload,
-                       .payload_len = payload_len};
-    int rc =
-        mlog_record_encode(&rec, prev, NULL, buf + i * rec_bytes, rec_bytes);
-    if (rc != MLOG_OK)
-      return rc;
-    memcpy(prev, rec.tag, MLOG_TAG_BYTES);
-  }
-  return MLOG_OK;
-}
-
 int main(int argc, char **argv) {
   bench bn = {.b = default_budget};
-  const char *dir = NULL, *json_path = NULL;
-  long rounds = 0, only_payload = 0, only_batch = 0;
-  double secs = 0;
+  bench_opts o = {.b = default_budget};
+  long only_payload = 0, only_batch = 0;
   for (int c = 0; c < C_COUNT; c++)
     bn.enabled[c] = c < C_DEFAULT_COUNT;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--quick") == 0) {
-      bn.b = quick_budget;
-    } else if (strcmp(a, "--full") == 0) {
-      bn.b = full_budget;
-    } else if (strcmp(a, "--dir") == 0 && val) {
-      dir = val;
-      i++;
-    } else if (strcmp(a, "--json") == 0 && val) {
-      json_path = val;
-      i++;
-    } else if (strcmp(a, "--rounds") == 0 && val) {
-      char *end;
-      rounds = strtol(val, &end, 10);
-      if (*end || rounds < 1 || rounds > MAX_ROUNDS) {
-        fprintf(stderr, "bench_store: --rounds wants 1..%d\n", MAX_ROUNDS);
-        return 2;
-      }
-      i++;
-    } else if (strcmp(a, "--seconds") == 0 && val) {
-      char *end;
-      secs = strtod(val, &end);
-      if (*end || !(secs > 0 && secs < 3600)) {
-        fprintf(stderr, "bench_store: --seconds wants a positive number\n");
-        return 2;
-      }
-      i++;
-    } else if (strcmp(a, "--only") == 0 && val) {
+    int shared = bench_parse_option(&o, &quick_budget, &full_budget, argc, argv,
+                                    &i, "bench_store");
+    if (shared < 0)
+      return 2;
+    if (shared > 0)
+      continue;
+    if (strcmp(a, "--only") == 0 && val) {
       if (parse_only(val, bn.enabled) != 0) {
         fprintf(stderr, "bench_store: --only: unknown contender in '%s'\n",
                 val);
@@ -903,8 +566,6 @@ int main(int argc, char **argv) {
       }
       *(a[2] == 'p' ? &only_payload : &only_batch) = v;
       i++;
-    } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-      bn.verbose = true;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       return 0;
@@ -913,35 +574,20 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (rounds > 0)
-    bn.b.rounds = (unsigned)rounds;
-  if (secs > 0) {
-    bn.b.min_secs = secs;
-    if (bn.b.max_secs < 4 * secs)
-      bn.b.max_secs = 4 * secs;
-  }
+  bench_opts_finish(&o);
+  bn.b = o.b;
+  bn.verbose = o.verbose;
 
-  char parent[PATH_MAX];
-  if (dir != NULL)
-    snprintf(parent, sizeof parent, "%s", dir);
-  else
-    default_parent(parent, sizeof parent);
-  if (snprintf(bn.scratch, sizeof bn.scratch, "%s/mlog-bench-XXXXXX", parent) >=
-          (int)sizeof bn.scratch ||
-      mkdtemp(bn.scratch) == NULL) {
-    fprintf(stderr,
-            "bench_store: cannot create a scratch directory in %s: %s\n",
-            parent, strerror(errno));
+  printf("bench_store: durable log appends, mode %s (%u rounds, each "
+         "measurement >= %.2f s and >= %u commits, <= %.2f s)\n",
+         bn.b.mode, bn.b.rounds, bn.b.min_secs, bn.b.min_commits,
+         bn.b.max_secs);
+  bench_fs fi;
+  if (bench_scratch_create("bench_store", o.dir, bn.scratch, sizeof bn.scratch,
+                           &fi) != 0)
     return 1;
-  }
-  fs_info fi;
-  describe_fs(bn.scratch, &fi);
-
-  struct sigaction sa = {.sa_handler = on_signal};
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
+  fflush(stdout);
+  bench_catch_signals();
 
   int status = 1;
   size_t max_batch = batch_sizes[N_BATCHES - 1];
@@ -956,29 +602,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_store: out of memory\n");
     goto cleanup;
   }
-  uint32_t x = 0x9e3779b9u; /* xorshift: payload bytes that do not compress */
-  for (uint32_t i = 0; i < max_payload; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    bn.payload[i] = (uint8_t)x;
-  }
+  bench_fill_payload(bn.payload, max_payload);
   for (size_t i = 0; i < MLOG_KEY_BYTES; i++)
     bn.key.bytes[i] = (unsigned char)(0xa5 ^ (i * 7));
-
-  printf("bench_store: durable log appends, mode %s (%u rounds, each "
-         "measurement >= %.2f s and >= %u commits, <= %.2f s)\n",
-         bn.b.mode, bn.b.rounds, bn.b.min_secs, bn.b.min_commits,
-         bn.b.max_secs);
-  printf("scratch: %s\nfilesystem: %s on %s (mounted on %s)%s%s\n", bn.scratch,
-         fi.type, fi.source[0] ? fi.source : "?", fi.mount[0] ? fi.mount : "?",
-         fi.cache[0] ? ", device cache: " : "", fi.cache);
-  if (fi.memory) {
-    printf("WARNING: a memory filesystem: fdatasync does nothing here, the "
-           "numbers say nothing about durability (use --dir on a disk)\n");
-    fprintf(stderr, "bench_store: WARNING: %s is on %s\n", bn.scratch, fi.type);
-  }
-  fflush(stdout);
 
   contender to_run[C_COUNT];
   unsigned n_run = 0;
@@ -987,20 +613,20 @@ int main(int argc, char **argv) {
       to_run[n_run++] = (contender)c;
   size_t nrows = 0;
   for (size_t si = 0; si < N_SIZES; si++) {
-    for (size_t bi = 0; bi < N_BATCHES && !interrupted; bi++) {
+    for (size_t bi = 0; bi < N_BATCHES && !bench_interrupted; bi++) {
       uint32_t plen = payload_sizes[si];
       size_t batch = batch_sizes[bi];
       if ((only_payload && (long)plen != only_payload) ||
           (only_batch && (long)batch != only_batch))
         continue;
-      if (encode_batch(bn.payload, plen, batch, encoded) != MLOG_OK) {
+      if (bench_encode_batch(bn.payload, plen, batch, encoded) != MLOG_OK) {
         fprintf(stderr, "bench_store: cannot encode the batch\n");
         goto cleanup;
       }
       fprintf(stderr, "bench_store: payload %u B, batch %zu:", plen, batch);
-      for (unsigned r = 0; r < bn.b.rounds && !interrupted; r++) {
+      for (unsigned r = 0; r < bn.b.rounds && !bench_interrupted; r++) {
         fprintf(stderr, " %u", r + 1);
-        for (unsigned k = 0; k < n_run && !interrupted; k++) {
+        for (unsigned k = 0; k < n_run && !bench_interrupted; k++) {
           contender c = to_run[(k + r) % n_run];
           if (measure(&bn, c, plen, batch, encoded, recs,
                       &samples[(size_t)c * MAX_ROUNDS + r]) != 0)
@@ -1008,7 +634,7 @@ int main(int argc, char **argv) {
         }
       }
       fprintf(stderr, "\n");
-      if (interrupted)
+      if (bench_interrupted)
         break;
       row *rw = &rows[nrows++];
       rw->payload_len = plen;
@@ -1017,13 +643,13 @@ int main(int argc, char **argv) {
       const sample *lmdb_s = &samples[(size_t)C_LMDB * MAX_ROUNDS];
       for (int c = 0; c < C_COUNT; c++) {
         const sample *s = &samples[(size_t)c * MAX_ROUNDS];
-        rw->med[c] = *median_sample(s, bn.b.rounds);
-        rw->to_raw[c] = paired_ratio(s, raw_s, bn.b.rounds);
-        rw->to_lmdb[c] = paired_ratio(s, lmdb_s, bn.b.rounds);
+        rw->med[c] = *bench_median_sample(s, bn.b.rounds);
+        rw->to_raw[c] = bench_paired_ratio(s, raw_s, bn.b.rounds);
+        rw->to_lmdb[c] = bench_paired_ratio(s, lmdb_s, bn.b.rounds);
       }
     }
   }
-  if (interrupted) {
+  if (bench_interrupted) {
     fprintf(stderr, "\nbench_store: interrupted\n");
     goto cleanup;
   }
@@ -1035,17 +661,17 @@ int main(int argc, char **argv) {
          "lmdb_nometasync is informational: its commits are durable only "
          "once the next one is.\n");
   fflush(stdout);
-  if (json_path != NULL && write_json(json_path, &bn, rows, nrows, &fi) != 0)
+  if (o.json != NULL && write_json(o.json, &bn, rows, nrows, &fi) != 0)
     goto cleanup;
   status = 0;
 cleanup:
-  if (remove_tree(bn.scratch) != 0)
+  if (bench_remove_tree(bn.scratch) != 0)
     fprintf(stderr, "bench_store: cannot remove %s: %s\n", bn.scratch,
             strerror(errno));
-  free(bn.lat);
+  bench_lat_free(&bn.lat);
   free(bn.payload);
   free(recs);
   free(encoded);
   free(samples);
-  return interrupted ? 130 : status;
+  return bench_interrupted ? 130 : status;
 }
