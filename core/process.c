@@ -6,216 +6,10 @@
 
 #include "core/log.h"
 #include "core/proc.h"
-#include "core/wire.h"
 
-#define MAX_FRAMES_PER_BATCH 1024
 #define MAX_COMMITS_PER_POLL 8
 #define DEFAULT_RETRANSMIT_MS 200
 #define DEFAULT_KEEP 2
-
-/* ------------------------------------------------------------------------ */
-/* Record vectors                                                           */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap)
-    return MLOG_OK;
-  size_t c = *cap ? *cap : 16;
-  while (c < need)
-    c *= 2;
-  void *q = realloc(*p, c * elem);
-  if (q == NULL)
-    return MLOG_ENOMEM;
-  *p = q;
-  *cap = c;
-  return MLOG_OK;
-}
-
-int mlogi_recvec_add(recvec *v, const mlog_record *rec) {
-  size_t cap = v->cap;
-  int rc = grow((void **)&v->recs, &cap, v->n + 1, sizeof *v->recs);
-  if (rc == MLOG_OK)
-    rc = grow((void **)&v->offs, &v->cap, v->n + 1, sizeof *v->offs);
-  if (rc == MLOG_OK)
-    rc = grow((void **)&v->arena, &v->arena_cap, v->used + rec->payload_len, 1);
-  if (rc != MLOG_OK)
-    return rc;
-  v->recs[v->n] = *rec;
-  v->offs[v->n] = v->used;
-  if (rec->payload_len)
-    memcpy(v->arena + v->used, rec->payload, rec->payload_len);
-  v->used += rec->payload_len;
-  v->n++;
-  return MLOG_OK;
-}
-
-void mlogi_recvec_fix(recvec *v) {
-  for (size_t i = 0; i < v->n; i++)
-    v->recs[i].payload = v->arena + v->offs[i];
-}
-
-void mlogi_recvec_clear(recvec *v) {
-  v->n = 0;
-  v->used = 0;
-}
-
-void mlogi_recvec_free(recvec *v) {
-  free(v->recs);
-  free(v->offs);
-  free(v->arena);
-  memset(v, 0, sizeof *v);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Frames                                                                   */
-
-static uint64_t now_ms(mlog_proc *p) {
-  return p->tp->now_ms(p->tp_self);
-}
-
-static void send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
-                       const void *payload, uint32_t len) {
-  mlogi_frame f = {.kind = kind,
-                   .src = p->id,
-                   .dst = dst,
-                   .incarnation = p->incarnation,
-                   .seq = seq,
-                   .payload = payload,
-                   .payload_len = len};
-  uint8_t small[MLOGI_FRAME_HEADER + 256];
-  size_t size = mlogi_frame_size(&f);
-  uint8_t *buf = size <= sizeof small ? small : malloc(size);
-  if (buf == NULL)
-    return; /* a lost frame: the resend timer covers it */
-  mlogi_frame_encode(&f, buf);
-  p->tp->send(p->tp_self, dst, buf, size);
-  if (buf != small)
-    free(buf);
-}
-
-static void transmit(mlog_proc *p, uint32_t dst, outmsg *m) {
-  if (m->sent)
-    p->stats.resent++;
-  send_frame(p, dst, MLOGI_FRAME_DATA, m->ssn, m->data, m->len);
-  m->sent = true;
-  m->sent_at = now_ms(p);
-}
-
-/* Drop the messages the peer has logged. */
-static void prune_outbox(channel *ch) {
-  while (ch->out_head && ch->out_head->ssn <= ch->acked) {
-    outmsg *m = ch->out_head;
-    ch->out_head = m->next;
-    free(m);
-  }
-  if (ch->out_head == NULL)
-    ch->out_tail = NULL;
-}
-
-int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
-                      size_t len) {
-  outmsg *m = malloc(sizeof *m + len);
-  if (m == NULL)
-    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a send");
-  *m = (outmsg){.ssn = ssn,
-                .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
-                .len = (uint32_t)len};
-  memcpy(m->data, msg, len);
-  channel *ch = &p->ch[dst];
-  if (ch->out_tail)
-    ch->out_tail->next = m;
-  else
-    ch->out_head = m;
-  ch->out_tail = m;
-  return MLOG_OK;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Receiving                                                                */
-
-static int on_data(mlog_proc *p, const mlogi_frame *f) {
-  channel *ch = &p->ch[f->src];
-  if (f->seq <= ch->recv_mark) {
-    p->stats.duplicates++;
-    if (ch->logged_mark >= f->seq) /* it may have lost our ack */
-      send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
-    return MLOG_OK;
-  }
-  if (f->seq != ch->recv_mark + 1)
-    return MLOG_OK; /* a gap: an earlier frame was lost, resends fill it */
-  mlog_record rec = {.type = MLOG_REC_DELIVERY,
-                     .src = f->src,
-                     .dst = p->id,
-                     .incarnation = p->incarnation,
-                     .ssn = f->seq,
-                     .rsn = p->next_rsn + 1,
-                     .payload = f->payload,
-                     .payload_len = f->payload_len};
-  int rc = mlogi_recvec_add(&p->dlv, &rec);
-  if (rc != MLOG_OK)
-    return mlogi_fail(&p->eb, rc, "out of memory for a received message");
-  ch->recv_mark = f->seq;
-  p->next_rsn++;
-  return MLOG_OK;
-}
-
-static void on_ack(mlog_proc *p, const mlogi_frame *f) {
-  channel *ch = &p->ch[f->src];
-  if (f->seq > ch->acked && f->seq <= ch->send_ssn) {
-    ch->acked = f->seq;
-    prune_outbox(ch);
-  }
-}
-
-/* A peer (re)started and has our messages up to f->seq: drop those, send
- * the rest again, and tell it how far we have logged its messages. */
-static void on_hello(mlog_proc *p, const mlogi_frame *f) {
-  on_ack(p, f);
-  channel *ch = &p->ch[f->src];
-  for (outmsg *m = ch->out_head; m; m = m->next)
-    if (m->sent)
-      transmit(p, f->src, m);
-  send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
-}
-
-static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
-  mlogi_frame f;
-  if (mlogi_frame_decode(buf, len, &f) != MLOG_OK || f.src != src ||
-      f.dst != p->id || src >= p->n || src == p->id) {
-    p->stats.bad_frames++;
-    return MLOG_OK; /* never trust the network: drop it */
-  }
-  switch (f.kind) {
-  case MLOGI_FRAME_DATA:
-    return on_data(p, &f);
-  case MLOGI_FRAME_ACK:
-    on_ack(p, &f);
-    return MLOG_OK;
-  default:
-    on_hello(p, &f);
-    return MLOG_OK;
-  }
-}
-
-/* Take what has arrived, waiting at most timeout_ms for the first frame. */
-static int receive(mlog_proc *p, int timeout_ms, size_t *frames) {
-  *frames = 0;
-  while (*frames < MAX_FRAMES_PER_BATCH) {
-    uint32_t src;
-    const void *buf;
-    size_t len;
-    int rc =
-        p->tp->recv(p->tp_self, *frames ? 0 : timeout_ms, &src, &buf, &len);
-    if (rc == MLOG_EAGAIN)
-      return MLOG_OK;
-    if (rc != MLOG_OK)
-      return mlogi_fail(&p->eb, rc, "transport receive: %s", mlog_strerror(rc));
-    (*frames)++;
-    rc = on_frame(p, src, buf, len);
-    if (rc != MLOG_OK)
-      return rc;
-  }
-  return MLOG_OK;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
@@ -261,7 +55,7 @@ static int commit(mlog_proc *p) {
    * payloads stay in those vectors' arenas (no copy). */
   size_t n = p->ctl.n + p->dlv.n;
   if (rc == MLOG_OK)
-    rc = grow((void **)&p->all, &p->all_cap, n, sizeof *p->all);
+    rc = mlogi_grow((void **)&p->all, &p->all_cap, n, sizeof *p->all);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "out of memory for a commit");
   mlogi_recvec_fix(&p->ctl);
@@ -427,21 +221,8 @@ static void release_output(mlog_proc *p, outq *o) {
 /* Send what may leave, resend what timed out, acknowledge what is logged,
  * emit committed outputs. */
 static void settle(mlog_proc *p) {
-  uint64_t durable = durable_lsn(p), now = now_ms(p);
-  uint64_t rto = p->cfg.retransmit_ms;
-  for (uint32_t j = 0; j < p->n; j++) {
-    channel *ch = &p->ch[j];
-    for (outmsg *m = ch->out_head; m; m = m->next) {
-      if (m->needs_lsn > durable)
-        break; /* FIFO: nothing after it may overtake it */
-      if (!m->sent || now - m->sent_at >= rto)
-        transmit(p, j, m);
-    }
-    if (ch->logged_mark > ch->ack_sent) {
-      send_frame(p, j, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
-      ch->ack_sent = ch->logged_mark;
-    }
-  }
+  uint64_t durable = durable_lsn(p);
+  mlogi_channels_settle(p, durable);
   while (p->out_head && p->out_head->needs_lsn <= durable) {
     outq *o = p->out_head;
     p->out_head = o->next;
@@ -506,7 +287,7 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
   }
   p->stats.checkpoints++;
   p->since_deliveries = p->since_bytes = 0;
-  p->last_ckpt_ms = now_ms(p);
+  p->last_ckpt_ms = mlogi_now_ms(p);
   return MLOG_OK;
 }
 
@@ -515,7 +296,8 @@ static bool checkpoint_due(mlog_proc *p) {
   return (c->ckpt_every_deliveries &&
           p->since_deliveries >= c->ckpt_every_deliveries) ||
          (c->ckpt_every_bytes && p->since_bytes >= c->ckpt_every_bytes) ||
-         (c->ckpt_every_ms && now_ms(p) - p->last_ckpt_ms >= c->ckpt_every_ms);
+         (c->ckpt_every_ms &&
+          mlogi_now_ms(p) - p->last_ckpt_ms >= c->ckpt_every_ms);
 }
 
 int mlog_checkpoint(mlog_proc *p) {
@@ -534,7 +316,7 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
   for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
     size_t frames;
     bool pipelined = p->wait_head != NULL;
-    int rc = receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
+    int rc = mlogi_receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
     if (rc == MLOG_OK && p->dlv.n > 0)
       rc = commit(p); /* also makes the previous commit durable */
     if (rc == MLOG_OK)
@@ -624,21 +406,6 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
   if (rc != MLOG_OK)
     return rc;
   return mlogi_send_logged(p, dst, rec.ssn, msg, len);
-}
-
-int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
-                      size_t len) {
-  channel *ch = &p->ch[dst];
-  ch->send_ssn = ssn;
-  if (ssn <= ch->acked)
-    return MLOG_OK; /* replay regenerated a send the peer already logged */
-  outmsg *prev = ch->out_tail;
-  int rc = mlogi_outbox_push(p, dst, ssn, msg, len);
-  /* Leave at once unless it must wait (FIFO: behind an unsent one). */
-  if (rc == MLOG_OK && ch->out_tail->needs_lsn == 0 && p->replay == NULL &&
-      (prev == NULL || prev->sent))
-    transmit(p, dst, ch->out_tail);
-  return rc;
 }
 
 int mlog_send(mlog_proc *p, uint32_t dst, const void *msg, size_t len) {
@@ -751,7 +518,7 @@ int mlog_random(mlog_proc *p, uint64_t *value) {
 int mlog_buf_append(mlog_buf *buf, const void *data, size_t len) {
   if (buf == NULL || (len && data == NULL))
     return MLOG_EINVAL;
-  int rc = grow((void **)&buf->data, &buf->cap, buf->len + len, 1);
+  int rc = mlogi_grow((void **)&buf->data, &buf->cap, buf->len + len, 1);
   if (rc != MLOG_OK)
     return rc;
   if (len)
@@ -853,7 +620,7 @@ static int open_logger(mlog_proc *p, mlogi_errbuf *eb) {
 /* Restore the newest valid checkpoint (or the initial state), replay what
  * the log holds after it, and start a new incarnation. */
 static int recover(mlog_proc *p, mlogi_errbuf *eb) {
-  uint64_t t0 = now_ms(p);
+  uint64_t t0 = mlogi_now_ms(p);
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   mlog_log_checkpoint ck;
@@ -891,17 +658,6 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
                          (uint64_t)(b.tv_nsec - a.tv_nsec) / 1000u;
   p->last_ckpt_ms = t0;
   return MLOG_OK;
-}
-
-/* Announce the (new) incarnation and send what is still unacknowledged. */
-static void announce(mlog_proc *p) {
-  for (uint32_t j = 0; j < p->n; j++) {
-    if (j == p->id)
-      continue;
-    send_frame(p, j, MLOGI_FRAME_HELLO, p->ch[j].logged_mark, NULL, 0);
-    p->ch[j].ack_sent = p->ch[j].logged_mark;
-  }
-  settle(p);
 }
 
 /* Open or recover; the detail of a failure goes to *eb. */
@@ -956,7 +712,8 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
     mlog_proc_close(p);
     return rc;
   }
-  announce(p);
+  mlogi_channels_hello(p);
+  settle(p);
   *out = p;
   return MLOG_OK;
 }
