@@ -348,6 +348,14 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
       return rc;
   }
   settle(p);
+  /* What handlers and releases left behind (digests, output marks) is
+   * committed before the poll returns, so that a crash of the process does
+   * not release an output again (an OS crash still may: same seq). */
+  if (p->ctl.n > 0 && !(p->logger->flags & MLOG_LOGGER_EAGER)) {
+    int rc = commit(p);
+    if (rc != MLOG_OK)
+      return rc;
+  }
   return checkpoint_due(p) ? take_checkpoint(p, count) : MLOG_OK;
 }
 
