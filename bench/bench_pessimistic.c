@@ -1126,7 +1126,6 @@ static int run_row(bench *bn, scenario sc, uint32_t plen, size_t batch,
 int main(int argc, char **argv) {
   bench bn = {.b = default_budget};
   bench_opts o = {.b = default_budget};
-  long only_payload = 0, only_batch = 0;
   for (int c = 0; c < C_COUNT; c++)
     bn.enabled[c] = true;
   for (int s = 0; s < S_COUNT; s++)
@@ -1154,16 +1153,6 @@ int main(int argc, char **argv) {
                 val);
         return 2;
       }
-      i++;
-    } else if ((strcmp(a, "--payload") == 0 || strcmp(a, "--batch") == 0) &&
-               val) {
-      char *end;
-      long v = strtol(val, &end, 10);
-      if (*end || v <= 0) {
-        fprintf(stderr, "bench_pessimistic: %s wants a positive number\n", a);
-        return 2;
-      }
-      *(a[2] == 'p' ? &only_payload : &only_batch) = v;
       i++;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1232,8 +1221,8 @@ int main(int argc, char **argv) {
         size_t batch = sc == S_PINGPONG ? 1 : batch_sizes[bi];
         if (sc == S_PINGPONG && bi > 0)
           break;
-        if ((only_payload && (long)plen != only_payload) ||
-            (only_batch && sc == S_SATURATION && (long)batch != only_batch))
+        if ((o.payload && (long)plen != o.payload) ||
+            (o.batch && sc == S_SATURATION && (long)batch != o.batch))
           continue;
         int r = run_row(&bn, (scenario)sc, plen, batch, encoded, samples,
                         extras, &rows[nrows]);

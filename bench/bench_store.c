@@ -537,7 +537,6 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   bench bn = {.b = default_budget};
   bench_opts o = {.b = default_budget};
-  long only_payload = 0, only_batch = 0;
   for (int c = 0; c < C_COUNT; c++)
     bn.enabled[c] = c < C_DEFAULT_COUNT;
   for (int i = 1; i < argc; i++) {
@@ -555,16 +554,6 @@ int main(int argc, char **argv) {
                 val);
         return 2;
       }
-      i++;
-    } else if ((strcmp(a, "--payload") == 0 || strcmp(a, "--batch") == 0) &&
-               val) {
-      char *end;
-      long v = strtol(val, &end, 10);
-      if (*end || v <= 0) {
-        fprintf(stderr, "bench_store: %s wants a positive number\n", a);
-        return 2;
-      }
-      *(a[2] == 'p' ? &only_payload : &only_batch) = v;
       i++;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -616,8 +605,8 @@ int main(int argc, char **argv) {
     for (size_t bi = 0; bi < N_BATCHES && !bench_interrupted; bi++) {
       uint32_t plen = payload_sizes[si];
       size_t batch = batch_sizes[bi];
-      if ((only_payload && (long)plen != only_payload) ||
-          (only_batch && (long)batch != only_batch))
+      if ((o.payload && (long)plen != o.payload) ||
+          (o.batch && (long)batch != o.batch))
         continue;
       if (bench_encode_batch(bn.payload, plen, batch, encoded) != MLOG_OK) {
         fprintf(stderr, "bench_store: cannot encode the batch\n");

@@ -58,6 +58,14 @@ int bench_parse_option(bench_opts *o, const bench_budget *quick,
       fprintf(stderr, "%s: --rounds wants 1..%d\n", prog, BENCH_MAX_ROUNDS);
       return -1;
     }
+  } else if (strcmp(a, "--payload") == 0 || strcmp(a, "--batch") == 0) {
+    char *end;
+    long v = strtol(val, &end, 10);
+    if (*end || v <= 0) {
+      fprintf(stderr, "%s: %s wants a positive number\n", prog, a);
+      return -1;
+    }
+    *(a[2] == 'p' ? &o->payload : &o->batch) = v;
   } else if (strcmp(a, "--seconds") == 0) {
     char *end;
     o->secs = strtod(val, &end);

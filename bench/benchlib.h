@@ -53,11 +53,14 @@ typedef struct bench_opts {
   bool verbose;     /* --verbose: every measurement on stderr */
   long rounds;      /* --rounds N (0: the budget's) */
   double secs;      /* --seconds S (0: the budget's) */
+  long payload;     /* --payload BYTES: only that size (0: all) */
+  long batch;       /* --batch N: only that batch size (0: all) */
 } bench_opts;
 
 /* Consume argv[*i] (and its value, advancing *i) when it is one of the
  * shared options: --quick, --full (which pick `quick` or `full` as the
- * budget), --dir, --json, --rounds, --seconds, --verbose/-v. Returns 1 when
+ * budget), --dir, --json, --rounds, --seconds, --payload, --batch,
+ * --verbose/-v. Returns 1 when
  * consumed, 0 when the option is not a shared one, -1 after printing why a
  * value is bad (prefixed with prog). */
 int bench_parse_option(bench_opts *o, const bench_budget *quick,
