@@ -106,6 +106,7 @@ struct mlog_proc {
   uint64_t pending_values; /* value records in ctl: sends/outputs wait */
   uint64_t output_seq;     /* last output number assigned */
   uint64_t output_logged;  /* last output seq recorded as released */
+  bool output_marks;       /* ctl holds marks of released outputs */
   bool in_handler;
   uint64_t nondet_seq;  /* values taken by the current delivery */
   bool nondet_diverged; /* replay asked for a value that was not logged */

@@ -75,6 +75,7 @@ static int commit(mlog_proc *p) {
     p->since_bytes += mlog_record_size(p->all[i].payload_len);
   resolve_holds(p, last);
   mlogi_recvec_clear(&p->ctl);
+  p->output_marks = false;
   if (p->dlv.n == 0)
     return MLOG_OK;
   waiting *w = calloc(1, sizeof *w);
@@ -214,7 +215,8 @@ static void release_output(mlog_proc *p, outq *o) {
   p->stats.outputs++;
   if (o->seq > p->output_logged) {
     p->output_logged = o->seq;
-    add_control(p, MLOGI_CTL_OUTPUT, o->seq, 0, NULL, 0);
+    p->output_marks =
+        add_control(p, MLOGI_CTL_OUTPUT, o->seq, 0, NULL, 0) == MLOG_OK;
   }
 }
 
@@ -348,10 +350,10 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
       return rc;
   }
   settle(p);
-  /* What handlers and releases left behind (digests, output marks) is
-   * committed before the poll returns, so that a crash of the process does
-   * not release an output again (an OS crash still may: same seq). */
-  if (p->ctl.n > 0 && !(p->logger->flags & MLOG_LOGGER_EAGER)) {
+  /* The marks of outputs released here are committed before the poll
+   * returns, so that a crash of the process does not release them again
+   * (an OS crash still may: same seq). Digests wait for the next commit. */
+  if (p->output_marks && !(p->logger->flags & MLOG_LOGGER_EAGER)) {
     int rc = commit(p);
     if (rc != MLOG_OK)
       return rc;
