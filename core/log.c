@@ -468,14 +468,12 @@ static int walk_log(mlog_log *log, walk *w) {
   }
   if (rc == MLOG_OK) {
     rc = mlogi_view_scan(v, MLOGI_DB_LOG, NULL, 0, walk_entry, w);
+    if (rc == MLOG_ECORRUPT && w->rep->problem == MLOG_OK) /* a finding */
+      problem(w, MLOG_ECORRUPT, w->expect,
+              "damaged store: LMDB pages after lsn %llu are unreadable",
+              (unsigned long long)(w->expect - 1));
     if (rc == -1 || rc == w->rep->problem)
       rc = MLOG_OK;
-    else if (rc == MLOG_ECORRUPT)
-      rc = problem(w, MLOG_ECORRUPT, w->expect,
-                   "damaged store: LMDB pages "
-                   "after lsn %llu are unreadable",
-                   (unsigned long long)(w->expect - 1)) &
-           0;
     else if (rc != MLOG_OK)
       rc = mlogi_fail(&log->eb, rc, "reading the log: %s", mlog_strerror(rc));
   }

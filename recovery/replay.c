@@ -18,6 +18,7 @@ typedef struct replay {
   mlog_proc *p;
   recvec buffer; /* deliveries not yet run */
   size_t next;   /* first one not yet run */
+  bool stopped;  /* replay stopped the scan (its reason is in p->eb) */
 } replay;
 
 /* Drop what has been consumed: run deliveries, values of rsn <= done. */
@@ -68,8 +69,7 @@ static int on_delivery(replay *r, const mlog_record *rec) {
   return mlogi_recvec_add(&r->buffer, rec);
 }
 
-static int on_record(void *arg, const mlog_record *rec) {
-  replay *r = arg;
+static int replay_record(replay *r, const mlog_record *rec) {
   mlog_proc *p = r->p;
   replay_stash *rs = p->replay;
   switch (rec->type) {
@@ -102,15 +102,23 @@ static int on_record(void *arg, const mlog_record *rec) {
   }
 }
 
+/* The scan's callback: a verified record. */
+static int on_record(void *arg, const mlog_record *rec) {
+  replay *r = arg;
+  int rc = replay_record(r, rec);
+  if (rc == MLOG_ENOMEM)
+    mlogi_fail(&r->p->eb, rc, "out of memory replaying record %llu",
+               (unsigned long long)rec->lsn);
+  r->stopped = rc != MLOG_OK;
+  return rc;
+}
+
 int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
   replay_stash stash = {.values = {0}};
   replay r = {.p = p};
   p->replay = &stash;
   int rc = mlog_log_scan(p->log, covered_lsn + 1, on_record, &r);
-  if (rc != MLOG_OK && p->eb.msg[0] == '\0')
-    mlogi_fail(&p->eb, rc, "%s", mlog_log_errmsg(p->log));
-  else if (rc != MLOG_OK && rc != MLOG_EDIVERGED && rc != MLOG_EAPP &&
-           rc != MLOG_ECORRUPT && rc != MLOG_ENOMEM)
+  if (rc != MLOG_OK && !r.stopped) /* a record failed its check */
     mlogi_fail(&p->eb, rc, "recovery stopped: %s", mlog_log_errmsg(p->log));
   if (rc == MLOG_OK) {
     stash.tail = true;
