@@ -16,11 +16,7 @@ static void setup(void) {
 
 /* A test that fails while its child runs must not leave the child behind. */
 static void teardown(void) {
-  if (child > 0) {
-    kill(child, SIGKILL);
-    (void)waitpid(child, NULL, 0);
-    child = 0;
-  }
+  tu_reap(&child);
   tu_rmtree(dir);
 }
 

@@ -34,11 +34,7 @@ static void release_all(void);
 static void teardown(void) {
   mlogi_open_faults = NULL;
   release_all();
-  if (child > 0) {
-    kill(child, SIGKILL);
-    (void)waitpid(child, NULL, 0);
-    child = 0;
-  }
+  tu_reap(&child);
   tu_rmtree(dir);
 }
 

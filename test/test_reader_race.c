@@ -30,11 +30,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-  if (child > 0) {
-    kill(child, SIGKILL);
-    (void)waitpid(child, NULL, 0);
-    child = 0;
-  }
+  tu_reap(&child);
   tu_rmtree(dir);
 }
 

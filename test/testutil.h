@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mlog/mlog.h"
@@ -36,6 +38,16 @@ static inline int tu_rm_entry(const char *path, const struct stat *sb, int type,
 }
 
 /* Remove the tree at path (no-op when path is empty or missing). */
+/* Kill and reap a forked helper that a failed test left behind (*pid > 0),
+ * so that it cannot outlive the test. */
+static inline void tu_reap(pid_t *pid) {
+  if (*pid > 0) {
+    kill(*pid, SIGKILL);
+    (void)waitpid(*pid, NULL, 0);
+    *pid = 0;
+  }
+}
+
 static inline void tu_rmtree(const char *path) {
   if (path == NULL || path[0] == '\0')
     return;
