@@ -145,7 +145,8 @@ typedef struct counting {
   uint64_t last_lsn; /* the last lsn appended */
 } counting;
 
-static int cl_open(void *self, mlog_log *log) {
+static int cl_open(void *self, mlog_log *log,
+                   const mlog_logger_params *params) {
   counting *cl = self;
   mlog_log_info info;
   int rc = mlog_log_get_info(log, &info);
@@ -158,7 +159,7 @@ static int cl_open(void *self, mlog_log *log) {
   cl->inner = calloc(1, inner_logger->size ? inner_logger->size : 1);
   if (cl->inner == NULL)
     return MLOG_ENOMEM;
-  rc = inner_logger->open(cl->inner, log);
+  rc = inner_logger->open(cl->inner, log, params);
   if (rc != MLOG_OK) {
     free(cl->inner);
     cl->inner = NULL;

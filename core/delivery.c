@@ -18,9 +18,10 @@
 /* ------------------------------------------------------------------------ */
 /* Frames                                                                   */
 
-static void send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
-                       const void *payload, uint32_t len) {
+void mlogi_send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint16_t flags,
+                      uint64_t seq, const void *payload, uint32_t len) {
   mlogi_frame f = {.kind = kind,
+                   .flags = flags,
                    .src = p->id,
                    .dst = dst,
                    .incarnation = p->incarnation,
@@ -38,10 +39,21 @@ static void send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
     free(buf);
 }
 
+/* Acknowledge (ACK) or announce ourselves (HELLO) with our logged mark;
+ * under optimistic logging the frame carries our status too. */
+static void send_ack(mlog_proc *p, uint32_t dst, uint8_t kind) {
+  if (p->opt)
+    mlogi_opt_send_status(p, dst, kind, kind == MLOGI_FRAME_HELLO);
+  else
+    mlogi_send_frame(p, dst, kind, 0, p->ch[dst].logged_mark, NULL, 0);
+  p->ch[dst].ack_sent = p->ch[dst].logged_mark;
+}
+
 static void transmit(mlog_proc *p, uint32_t dst, outmsg *m) {
   if (m->sent)
     p->stats.resent++;
-  send_frame(p, dst, MLOGI_FRAME_DATA, m->ssn, m->data, m->len);
+  mlogi_send_frame(p, dst, MLOGI_FRAME_DATA, m->flags, m->ssn, m->data,
+                   m->len);
   m->sent = true;
   m->sent_at = mlogi_now_ms(p);
 }
@@ -57,15 +69,17 @@ static void prune_outbox(channel *ch) {
     ch->out_tail = NULL;
 }
 
-int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
-                      size_t len) {
+int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,
+                      const void *data, size_t len) {
   outmsg *m = malloc(sizeof *m + len);
   if (m == NULL)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a send");
   *m = (outmsg){.ssn = ssn,
                 .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
+                .flags = flags,
                 .len = (uint32_t)len};
-  memcpy(m->data, msg, len);
+  if (len)
+    memcpy(m->data, data, len);
   channel *ch = &p->ch[dst];
   if (ch->out_tail)
     ch->out_tail->next = m;
@@ -78,17 +92,44 @@ int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
 /* ------------------------------------------------------------------------ */
 /* Receiving                                                                */
 
+/* Under optimistic logging: may this message be taken? */
+static bool admit(mlog_proc *p, const mlogi_frame *f) {
+  if (p->opt == NULL)
+    return f->flags == 0;
+  if (f->flags != MLOGI_FRAME_F_DV) {
+    p->stats.bad_frames++;
+    return false;
+  }
+  switch (mlogi_opt_admit(p, f->src, f->incarnation, f->payload,
+                          f->payload_len)) {
+  case MLOGI_ACCEPT:
+    return true;
+  case MLOGI_HOLD:
+    p->stats.held++;
+    return false;
+  case MLOGI_ORPHAN:
+    p->stats.orphans_discarded++;
+    return false;
+  default:
+    p->stats.bad_frames++;
+    return false;
+  }
+}
+
 static int on_data(mlog_proc *p, const mlogi_frame *f) {
   channel *ch = &p->ch[f->src];
   if (f->seq <= ch->recv_mark) {
     p->stats.duplicates++;
     if (ch->logged_mark >= f->seq) /* it may have lost our ack */
-      send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
+      send_ack(p, f->src, MLOGI_FRAME_ACK);
     return MLOG_OK;
   }
   if (f->seq != ch->recv_mark + 1)
     return MLOG_OK; /* a gap: an earlier frame was lost, resends fill it */
+  if (!admit(p, f))
+    return MLOG_OK;
   mlog_record rec = {.type = MLOG_REC_DELIVERY,
+                     .flags = p->opt ? MLOGI_DLV_DV : 0,
                      .src = f->src,
                      .dst = p->id,
                      .incarnation = p->incarnation,
@@ -120,7 +161,8 @@ static void on_hello(mlog_proc *p, const mlogi_frame *f) {
   for (outmsg *m = ch->out_head; m; m = m->next)
     if (m->sent)
       transmit(p, f->src, m);
-  send_frame(p, f->src, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
+  if (p->opt == NULL) /* a status answered its hello already */
+    send_ack(p, f->src, MLOGI_FRAME_ACK);
 }
 
 static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
@@ -129,6 +171,13 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
       f.dst != p->id || src >= p->n || src == p->id) {
     p->stats.bad_frames++;
     return MLOG_OK; /* never trust the network: drop it */
+  }
+  if (f.kind != MLOGI_FRAME_DATA && p->opt) {
+    if (f.flags != MLOGI_FRAME_F_STATUS) {
+      p->stats.bad_frames++;
+      return MLOG_OK;
+    }
+    mlogi_opt_on_status(p, src, f.incarnation, f.payload, f.payload_len);
   }
   switch (f.kind) {
   case MLOGI_FRAME_DATA:
@@ -170,7 +219,18 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
   if (ssn <= ch->acked)
     return MLOG_OK; /* replay regenerated a send the peer already logged */
   outmsg *prev = ch->out_tail;
-  int rc = mlogi_outbox_push(p, dst, ssn, msg, len);
+  int rc;
+  if (p->opt) {
+    uint8_t *data;
+    size_t n;
+    rc = mlogi_opt_wrap(p, msg, len, &data, &n);
+    if (rc == MLOG_OK) {
+      rc = mlogi_outbox_push(p, dst, ssn, MLOGI_FRAME_F_DV, data, n);
+      free(data);
+    }
+  } else {
+    rc = mlogi_outbox_push(p, dst, ssn, 0, msg, len);
+  }
   /* Leave at once unless it must wait (FIFO: behind an unsent one). */
   if (rc == MLOG_OK && ch->out_tail->needs_lsn == 0 && p->replay == NULL &&
       (prev == NULL || prev->sent))
@@ -189,10 +249,8 @@ void mlogi_channels_settle(mlog_proc *p, uint64_t durable) {
       if (!m->sent || now - m->sent_at >= rto)
         transmit(p, j, m);
     }
-    if (ch->logged_mark > ch->ack_sent) {
-      send_frame(p, j, MLOGI_FRAME_ACK, ch->logged_mark, NULL, 0);
-      ch->ack_sent = ch->logged_mark;
-    }
+    if (ch->logged_mark > ch->ack_sent)
+      send_ack(p, j, MLOGI_FRAME_ACK);
   }
 }
 
@@ -202,7 +260,6 @@ void mlogi_channels_hello(mlog_proc *p) {
   for (uint32_t j = 0; j < p->n; j++) {
     if (j == p->id)
       continue;
-    send_frame(p, j, MLOGI_FRAME_HELLO, p->ch[j].logged_mark, NULL, 0);
-    p->ch[j].ack_sent = p->ch[j].logged_mark;
+    send_ack(p, j, MLOGI_FRAME_HELLO);
   }
 }

@@ -16,6 +16,7 @@ static const char META_PROTOCOL[] = "protocol";
 static const char META_INCARNATION[] = "incarnation";
 static const char META_KEY_ID[] = "key_id";
 static const char META_CHAIN_BASE[] = "chain_base";
+static const char META_ENDS[] = "incarnation_ends";
 
 struct mlog_log {
   mlogi_store *st;
@@ -24,6 +25,8 @@ struct mlog_log {
   bool keyed;   /* the log was created with a key */
   mlog_key key;
   uint32_t process_id, group_size, incarnation;
+  uint64_t *ends; /* ends[k]: last rsn of incarnation k (k < nends) */
+  uint32_t nends;
   unsigned format_major, format_minor;
   char protocol[32];
   bool lazymeta;                    /* commits do not flush the meta page */
@@ -79,6 +82,26 @@ static int chain_base(mlog_log *log, mlogi_view *v, uint64_t *lsn,
   return MLOG_OK;
 }
 
+/* Where the ended incarnations ended (absent in a log that never ended
+ * one through mlog_log_end_incarnation). */
+static int read_ends(mlog_log *log, mlogi_view *v, const char *dirpath) {
+  const void *val;
+  size_t len;
+  int rc = meta_get(v, META_ENDS, &val, &len);
+  if (rc == MLOG_ENOTFOUND)
+    return MLOG_OK;
+  if (rc != MLOG_OK || len % 8 != 0 || len / 8 > log->incarnation)
+    return mlogi_fail(&log->eb, MLOG_ENOTLOG, "%s: bad incarnation ends",
+                      dirpath);
+  log->nends = (uint32_t)(len / 8);
+  log->ends = malloc(len ? len : 1);
+  if (log->ends == NULL)
+    return mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+  for (uint32_t k = 0; k < log->nends; k++)
+    log->ends[k] = mlogi_get_le64((const uint8_t *)val + 8 * k);
+  return MLOG_OK;
+}
+
 static int read_meta(mlog_log *log, mlogi_view *v, const char *dirpath) {
   const void *val;
   size_t len;
@@ -101,6 +124,9 @@ static int read_meta(mlog_log *log, mlogi_view *v, const char *dirpath) {
     memcpy(log->protocol, val, len);
     log->protocol[len] = '\0';
   }
+  rc = read_ends(log, v, dirpath);
+  if (rc != MLOG_OK)
+    return rc;
   rc = meta_get(v, META_KEY_ID, &val, &len);
   log->keyed = rc == MLOG_OK;
   if (log->keyed && len != KEY_ID_BYTES)
@@ -270,6 +296,7 @@ void mlog_log_close(mlog_log *log) {
     return;
   mlogi_store_close(log->st);
   sodium_memzero(&log->key, sizeof log->key);
+  free(log->ends);
   free(log->ops);
   free(log);
 }
@@ -826,6 +853,51 @@ int mlog_log_set_incarnation(mlog_log *log, uint32_t incarnation) {
   if (rc == MLOG_OK)
     log->incarnation = incarnation;
   return rc;
+}
+
+int mlog_log_end_incarnation(mlog_log *log, uint64_t last_rsn) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  if (log->incarnation == UINT32_MAX)
+    return mlogi_fail(&log->eb, MLOG_EINVAL, "no incarnation after the last");
+  uint32_t inc = log->incarnation, n = inc + 1;
+  uint8_t *ends = calloc(n, 8), incval[4];
+  if (ends == NULL)
+    return mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+  for (uint32_t k = 0; k < inc; k++) /* unknown ends: nothing void */
+    mlogi_put_le64(ends + 8 * k, k < log->nends ? log->ends[k] : UINT64_MAX);
+  mlogi_put_le64(ends + 8 * inc, last_rsn);
+  mlogi_put_le32(incval, inc + 1);
+  mlogi_op ops[] = {{.kind = MLOGI_OP_PUT,
+                     .db = MLOGI_DB_META,
+                     .key = META_INCARNATION,
+                     .klen = sizeof META_INCARNATION - 1,
+                     .val = incval,
+                     .vlen = 4},
+                    {.kind = MLOGI_OP_PUT,
+                     .db = MLOGI_DB_META,
+                     .key = META_ENDS,
+                     .klen = sizeof META_ENDS - 1,
+                     .val = ends,
+                     .vlen = (size_t)n * 8}};
+  rc = mlogi_store_write(log->st, ops, 2, &log->eb);
+  uint64_t *mem = rc == MLOG_OK ? realloc(log->ends, (size_t)n * 8) : NULL;
+  if (rc == MLOG_OK && mem == NULL)
+    rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+  if (rc == MLOG_OK) {
+    for (uint32_t k = 0; k < n; k++)
+      mem[k] = mlogi_get_le64(ends + 8 * k);
+    log->ends = mem;
+    log->nends = n;
+    log->incarnation = inc + 1;
+  }
+  free(ends);
+  return rc;
+}
+
+uint64_t mlog_log_incarnation_end(const mlog_log *log, uint32_t inc) {
+  return inc < log->nends ? log->ends[inc] : UINT64_MAX;
 }
 
 uint32_t mlog_log_incarnation(const mlog_log *log) {

@@ -3,6 +3,7 @@
 #ifndef MLOG_CORE_PROC_H
 #define MLOG_CORE_PROC_H
 
+#include "core/depvec.h"
 #include "core/fault.h"
 #include "core/internal.h"
 #include "mlog/logger.h"
@@ -14,6 +15,10 @@
                               logged values are in this commit or earlier */
 #define MLOGI_CTL_DIGEST 2 /* rsn: the state digest after that delivery */
 #define MLOGI_CTL_OUTPUT 3 /* ssn: outputs up to this seq were released */
+
+/* Flags of DELIVERY records: the payload starts with the message's
+ * dependency vector (optimistic logging). */
+#define MLOGI_DLV_DV 0x1
 
 /* needs_lsn of a send or output that waits for values not yet appended. */
 #define MLOGI_AFTER_NEXT_APPEND UINT64_MAX
@@ -43,6 +48,7 @@ typedef struct outmsg {
   uint64_t needs_lsn; /* leaves once the log is durable up to it */
   uint64_t sent_at;   /* ms; valid when sent */
   bool sent;
+  uint16_t flags; /* frame flags (MLOGI_FRAME_F_DV: data starts with one) */
   uint32_t len;
   uint8_t data[];
 } outmsg;
@@ -51,6 +57,7 @@ typedef struct outmsg {
 typedef struct outq {
   struct outq *next;
   uint64_t seq, needs_lsn;
+  uint64_t rsn; /* the state interval it was made in (optimistic) */
   uint32_t len;
   uint8_t data[];
 } outq;
@@ -80,6 +87,27 @@ typedef struct replay_stash {
   bool tail;        /* replaying the deliveries after the last mark */
 } replay_stash;
 
+/* A delivery whose state interval is not yet committed (optimistic): its
+ * sender's message is acknowledged once it is. */
+typedef struct pending {
+  uint64_t rsn, ssn;
+  uint32_t src;
+} pending;
+
+/* The state of optimistic logging (NULL under the other protocols). */
+typedef struct optimistic {
+  mlogi_interval *dv;     /* n: the current state's dependency vector */
+  mlogi_interval *scratch; /* n: a decoded arriving vector */
+  mlogi_peerview *views;  /* n: what we know of each process (self too) */
+  pending *pend;          /* ring of uncommitted deliveries */
+  mlogi_interval *pend_dv; /* cap * n: the state's vector after each */
+  size_t head, count, cap;
+  uint64_t *mark_lsn, *mark_rsn; /* ring: MARK records not yet durable */
+  size_t mhead, mcount, mcap;
+  uint64_t committed_rsn; /* every state up to it is stable for good */
+  bool orphan;            /* an announcement made us an orphan */
+} optimistic;
+
 struct mlog_proc {
   mlog_proc_config cfg;
   mlog_key key;
@@ -91,6 +119,7 @@ struct mlog_proc {
   const mlog_transport_ops *tp;
   void *tp_self;
   uint32_t id, n, incarnation;
+  uint32_t interval_inc; /* incarnation that created the current interval */
   uint64_t rsn;           /* last delivered */
   uint64_t next_rsn;      /* last assigned (logged or about to be) */
   uint64_t delivered_rsn; /* last whose handler completed */
@@ -111,6 +140,7 @@ struct mlog_proc {
   uint64_t nondet_seq;  /* values taken by the current delivery */
   bool nondet_diverged; /* replay asked for a value that was not logged */
   replay_stash *replay; /* non-NULL while recovering */
+  optimistic *opt;      /* optimistic logging's state */
   /* checkpoint policy */
   uint64_t since_deliveries, since_bytes, last_ckpt_ms;
   bool broken; /* a log write failed: the process must be reopened */
@@ -154,8 +184,81 @@ void mlogi_channels_hello(mlog_proc *p);
 /* Route the process's store calls through faults (tests and mlog sim). */
 void mlogi_proc_set_faults(mlog_proc *p, mlogi_faults *faults);
 
-/* Queue a send on the channel to dst (the runtime transmits it). */
-int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
-                      size_t len);
+/* Queue a send on the channel to dst (the runtime transmits it); data is
+ * the frame's payload, with frame flags. */
+int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,
+                      const void *data, size_t len);
+
+/* Send one control frame. */
+void mlogi_send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint16_t flags,
+                      uint64_t seq, const void *payload, uint32_t len);
+
+/* Restore the newest checkpoint (or the initial state) and replay the log
+ * after it; the caller ends the incarnation. */
+int mlogi_restore_and_replay(mlog_proc *p);
+
+/* Drop every volatile part of the runtime state (outboxes, queues, batches)
+ * before a restore. */
+void mlogi_reset_volatile(mlog_proc *p);
+
+/* Commit what is pending and wait until the log holds it durably. */
+int mlogi_commit_durably(mlog_proc *p);
+
+/* ------------------------------------------------------------------------ */
+/* Optimistic logging (core/optimistic.c)                                   */
+
+int mlogi_opt_open(mlog_proc *p);
+void mlogi_opt_free(mlog_proc *p);
+void mlogi_opt_reset(mlog_proc *p);
+
+/* Bring what we know of ourselves up to date with the log (incarnation
+ * ends) and the state replay reached (stable). */
+void mlogi_opt_self(mlog_proc *p);
+
+/* What to do with an arriving data frame. */
+typedef enum mlogi_admit {
+  MLOGI_ACCEPT,
+  MLOGI_HOLD,   /* it names an incarnation whose predecessors' ends we do not
+                   know yet: drop it, the sender resends it */
+  MLOGI_ORPHAN, /* it depends on a lost interval: discard it */
+  MLOGI_BAD,    /* malformed */
+} mlogi_admit;
+mlogi_admit mlogi_opt_admit(mlog_proc *p, uint32_t src, uint32_t incarnation,
+                            const void *payload, size_t len);
+
+/* Delivering rec: merge its vector, remember it until committed; *msg and
+ * *len get the application's payload. */
+int mlogi_opt_deliver(mlog_proc *p, const mlog_record *rec, const void **msg,
+                      size_t *len);
+
+/* The frame payload of a send from the current state: [dv][msg]. */
+int mlogi_opt_wrap(mlog_proc *p, const void *msg, size_t len, uint8_t **out,
+                   size_t *outlen);
+
+/* A MARK record of rsn was appended at lsn. */
+int mlogi_opt_marked(mlog_proc *p, uint64_t lsn, uint64_t rsn);
+
+/* A status from a peer (ACK and HELLO frames carry one). */
+void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
+                         const void *payload, size_t len);
+
+/* Advance stability and the committed frontier (the log is durable up to
+ * durable_lsn); send the statuses that are due. */
+void mlogi_opt_settle(mlog_proc *p, uint64_t durable_lsn);
+
+/* Encode our status for dst into buf[0..cap). */
+size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request,
+                        uint8_t *buf, size_t cap);
+
+/* Send an ACK or HELLO frame carrying our status (and our logged mark). */
+void mlogi_opt_send_status(mlog_proc *p, uint32_t dst, uint8_t kind,
+                           bool request);
+
+/* When an announcement made us an orphan: the last rsn not depending on a
+ * lost interval. */
+bool mlogi_opt_orphan_cut(mlog_proc *p, uint64_t *cut);
+
+/* Roll back to the state after delivery cut (recovery/rollback.c). */
+int mlogi_rollback(mlog_proc *p, uint64_t cut);
 
 #endif /* MLOG_CORE_PROC_H */

@@ -10,6 +10,7 @@
 #define MAX_COMMITS_PER_POLL 8
 #define DEFAULT_RETRANSMIT_MS 200
 #define DEFAULT_KEEP 2
+#define DEFAULT_FLUSH_MS 5
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
@@ -47,9 +48,11 @@ static int commit(mlog_proc *p) {
   if (p->ctl.n == 0 && p->dlv.n == 0)
     return MLOG_OK;
   int rc = MLOG_OK;
+  size_t mark = SIZE_MAX; /* index of this commit's MARK */
   if (p->delivered_rsn > p->marked_rsn) {
     rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
     p->marked_rsn = p->delivered_rsn;
+    mark = p->ctl.n - 1;
   }
   /* The commit's records are the ctl and dlv records themselves: their
    * payloads stay in those vectors' arenas (no copy). */
@@ -71,6 +74,10 @@ static int commit(mlog_proc *p) {
                       mlog_log_errmsg(p->log));
   }
   uint64_t last = p->all[n - 1].lsn;
+  if (p->opt && mark != SIZE_MAX)
+    rc = mlogi_opt_marked(p, p->all[mark].lsn, p->all[mark].rsn);
+  if (rc != MLOG_OK)
+    return rc;
   for (size_t i = 0; i < n; i++)
     p->since_bytes += mlog_record_size(p->all[i].payload_len);
   resolve_holds(p, last);
@@ -157,12 +164,19 @@ static int check_digest(mlog_proc *p, uint64_t rsn) {
 }
 
 int mlogi_deliver(mlog_proc *p, const mlog_record *rec) {
+  const void *msg = rec->payload;
+  size_t len = rec->payload_len;
+  if (p->opt) {
+    int rc = mlogi_opt_deliver(p, rec, &msg, &len);
+    if (rc != MLOG_OK)
+      return rc;
+  }
   p->in_handler = true;
   p->nondet_seq = 0;
   p->nondet_diverged = false;
   p->rsn = rec->rsn;
-  int rc =
-      p->app.deliver(p->app_arg, p, rec->src, rec->payload, rec->payload_len);
+  p->interval_inc = rec->incarnation;
+  int rc = p->app.deliver(p->app_arg, p, rec->src, msg, len);
   p->in_handler = false;
   if (p->nondet_diverged) /* even if the handler ignored the error */
     return MLOG_EDIVERGED;
@@ -184,7 +198,8 @@ static int deliver_ready(mlog_proc *p, uint64_t *count) {
     mlogi_recvec_fix(&w->recs);
     for (size_t i = 0; i < w->recs.n; i++) {
       const mlog_record *rec = &w->recs.recs[i];
-      p->ch[rec->src].logged_mark = rec->ssn;
+      if (p->opt == NULL) /* optimistic: once its state is committed */
+        p->ch[rec->src].logged_mark = rec->ssn;
       int rc = mlogi_deliver(p, rec);
       if (rc != MLOG_OK)
         return rc;
@@ -220,12 +235,21 @@ static void release_output(mlog_proc *p, outq *o) {
   }
 }
 
+/* May output o leave? Pessimistic: once the values it depends on are
+ * durable; optimistic: once the state it was made in is committed. */
+static bool output_committed(const mlog_proc *p, const outq *o,
+                             uint64_t durable) {
+  return p->opt ? o->rsn <= p->opt->committed_rsn : o->needs_lsn <= durable;
+}
+
 /* Send what may leave, resend what timed out, acknowledge what is logged,
  * emit committed outputs. */
 static void settle(mlog_proc *p) {
   uint64_t durable = durable_lsn(p);
+  if (p->opt)
+    mlogi_opt_settle(p, p->logger->durable_lsn(p->logger_self));
   mlogi_channels_settle(p, durable);
-  while (p->out_head && p->out_head->needs_lsn <= durable) {
+  while (p->out_head && output_committed(p, p->out_head, durable)) {
     outq *o = p->out_head;
     p->out_head = o->next;
     if (p->out_head == NULL)
@@ -268,8 +292,25 @@ static int quiesce(mlog_proc *p, uint64_t *count) {
   return rc == MLOG_OK ? flush(p) : rc;
 }
 
+int mlogi_commit_durably(mlog_proc *p) {
+  int rc = commit(p);
+  return rc == MLOG_OK ? flush(p) : rc;
+}
+
+/* Optimistic logging checkpoints only a committed state (one that can never
+ * be rolled back): a rollback always finds its checkpoint valid. */
+static int ready_optimistic(mlog_proc *p) {
+  int rc = mlogi_commit_durably(p);
+  if (rc != MLOG_OK)
+    return rc;
+  settle(p);
+  return p->rsn <= p->opt->committed_rsn ? MLOG_OK : MLOG_EAGAIN;
+}
+
 static int take_checkpoint(mlog_proc *p, uint64_t *count) {
-  int rc = quiesce(p, count);
+  int rc = p->opt ? ready_optimistic(p) : quiesce(p, count);
+  if (rc == MLOG_EAGAIN)
+    return mlogi_fail(&p->eb, rc, "the state is not committed yet");
   if (rc != MLOG_OK)
     return rc;
   settle(p);
@@ -313,12 +354,36 @@ int mlog_checkpoint(mlog_proc *p) {
 /* ------------------------------------------------------------------------ */
 /* The poll loop                                                            */
 
+/* An announcement made this process an orphan: roll back. */
+static int roll_back_orphan(mlog_proc *p) {
+  uint64_t cut;
+  if (p->opt == NULL || !p->opt->orphan || !mlogi_opt_orphan_cut(p, &cut))
+    return MLOG_OK;
+  return mlogi_rollback(p, cut);
+}
+
+/* Optimistic logging: the marks (and values) of the handlers that ran go to
+ * the logger at the end of each poll, so that stability follows them; the
+ * logger persists them when it is due. */
+static int persist_optimistic(mlog_proc *p) {
+  int rc = p->delivered_rsn > p->marked_rsn ? commit(p) : MLOG_OK;
+  if (rc == MLOG_OK && p->logger->poll)
+    rc = p->logger->poll(p->logger_self, mlogi_now_ms(p));
+  if (rc != MLOG_OK && !p->broken) {
+    p->broken = true;
+    mlogi_fail(&p->eb, rc, "persisting the log: %s", mlog_log_errmsg(p->log));
+  }
+  return rc;
+}
+
 static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
   bool busy = false; /* the cap stopped a loop that still found frames */
   for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
     size_t frames;
     bool pipelined = p->wait_head != NULL;
     int rc = mlogi_receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
+    if (rc == MLOG_OK)
+      rc = roll_back_orphan(p);
     if (rc == MLOG_OK && p->dlv.n > 0)
       rc = commit(p); /* also makes the previous commit durable */
     if (rc == MLOG_OK)
@@ -349,6 +414,11 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     if (rc != MLOG_OK)
       return rc;
   }
+  if (p->opt) {
+    int rc = persist_optimistic(p);
+    if (rc != MLOG_OK)
+      return rc;
+  }
   settle(p);
   /* The marks of outputs released here are committed before the poll
    * returns, so that a crash of the process does not release them again
@@ -358,7 +428,10 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     if (rc != MLOG_OK)
       return rc;
   }
-  return checkpoint_due(p) ? take_checkpoint(p, count) : MLOG_OK;
+  if (!checkpoint_due(p))
+    return MLOG_OK;
+  int rc = take_checkpoint(p, count);
+  return rc == MLOG_EAGAIN ? MLOG_OK : rc; /* optimistic: try again later */
 }
 
 int mlog_proc_poll(mlog_proc *p, int timeout_ms) {
@@ -400,11 +473,14 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
     rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
     p->marked_rsn = p->delivered_rsn;
   }
+  /* Its place: after delivery rsn of interval incarnation (if that
+   * interval is rolled back, replay sends it again with the next ssn). */
   mlog_record rec = {.type = MLOG_REC_PAYLOAD,
                      .src = p->id,
                      .dst = dst,
-                     .incarnation = p->incarnation,
+                     .incarnation = p->interval_inc,
                      .ssn = ch->send_ssn + 1,
+                     .rsn = p->delivered_rsn,
                      .payload = msg,
                      .payload_len = (uint32_t)len};
   if (rc == MLOG_OK && mlogi_recvec_add(&p->ctl, &rec) != MLOG_OK)
@@ -443,6 +519,7 @@ int mlog_output(mlog_proc *p, const void *buf, size_t len) {
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for an output");
   *o = (outq){.seq = seq,
               .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
+              .rsn = p->rsn,
               .len = (uint32_t)len};
   if (len)
     memcpy(o->data, buf, len);
@@ -542,8 +619,8 @@ int mlog_buf_append(mlog_buf *buf, const void *data, size_t len) {
 
 static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
                         mlogi_errbuf *eb) {
-  const unsigned known =
-      MLOG_PROC_DIGESTS | MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE;
+  const unsigned known = MLOG_PROC_DIGESTS | MLOG_PROC_NOSYNC |
+                         MLOG_PROC_UNSAFE | MLOG_PROC_NO_THREADS;
   if (cfg == NULL || app == NULL || app->deliver == NULL ||
       app->snapshot == NULL || app->restore == NULL)
     return mlogi_fail(eb, MLOG_EINVAL,
@@ -618,7 +695,10 @@ static int open_logger(mlog_proc *p, mlogi_errbuf *eb) {
   p->logger_self = calloc(1, p->logger->size ? p->logger->size : 1);
   if (p->logger_self == NULL)
     return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
-  int rc = p->logger->open(p->logger_self, p->log);
+  mlog_logger_params params = {
+      .inline_flush = (p->cfg.flags & MLOG_PROC_NO_THREADS) != 0,
+      .flush_ms = p->cfg.flush_ms ? p->cfg.flush_ms : DEFAULT_FLUSH_MS};
+  int rc = p->logger->open(p->logger_self, p->log, &params);
   if (rc != MLOG_OK) {
     free(p->logger_self);
     p->logger_self = NULL;
@@ -627,12 +707,7 @@ static int open_logger(mlog_proc *p, mlogi_errbuf *eb) {
   return MLOG_OK;
 }
 
-/* Restore the newest valid checkpoint (or the initial state), replay what
- * the log holds after it, and start a new incarnation. */
-static int recover(mlog_proc *p, mlogi_errbuf *eb) {
-  uint64_t t0 = mlogi_now_ms(p);
-  struct timespec a, b;
-  clock_gettime(CLOCK_MONOTONIC, &a);
+int mlogi_restore_and_replay(mlog_proc *p) {
   mlog_log_checkpoint ck;
   int rc = mlog_log_get_checkpoint(p->log, &ck);
   uint64_t covered = 0;
@@ -642,25 +717,40 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
     mlog_log_checkpoint_free(&ck);
   } else if (rc == MLOG_ENOTFOUND) {
     rc = p->app.restore(p->app_arg, NULL, 0) ? MLOG_EAPP : MLOG_OK;
+    if (rc == MLOG_EAPP)
+      mlogi_fail(&p->eb, rc, "the restore callback failed");
+  } else {
+    mlogi_fail(&p->eb, rc, "restoring a checkpoint: %s",
+               mlog_log_errmsg(p->log));
   }
-  if (rc != MLOG_OK)
-    return mlogi_fail(eb, rc, "restoring a checkpoint: %s",
-                      rc == MLOG_EAPP ? "the restore callback failed"
-                                      : mlog_log_errmsg(p->log));
-  bool has_past = covered > 0 || mlog_log_next_lsn(p->log) > 1;
-  if (has_past) {
-    /* Replay writes nothing: what the replayed tail logged (fresh values,
-     * digests) goes with the next commit, and the sends and outputs that
-     * depend on it wait for that commit. The incarnation update is then
-     * recovery's only write, so a failed recovery leaves the log as it
-     * was. */
+  if (rc == MLOG_OK && (covered > 0 || mlog_log_next_lsn(p->log) > 1))
     rc = mlogi_replay(p, covered);
-    if (rc != MLOG_OK)
-      return mlogi_fail(eb, rc, "%s", p->eb.msg);
-    rc = mlog_log_set_incarnation(p->log, p->incarnation + 1);
+  if (rc == MLOG_OK && p->opt) /* what replay ran is in the log */
+    mlogi_opt_self(p);
+  return rc;
+}
+
+/* Restore the newest valid checkpoint (or the initial state), replay what
+ * the log holds after it, and start a new incarnation. */
+static int recover(mlog_proc *p, mlogi_errbuf *eb) {
+  uint64_t t0 = mlogi_now_ms(p);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  bool has_past = mlog_log_next_lsn(p->log) > 1;
+  /* Replay writes nothing: what the replayed tail logged (fresh values,
+   * digests) goes with the next commit, and the sends and outputs that
+   * depend on it wait for that commit. Ending the incarnation is then
+   * recovery's only write, so a failed recovery leaves the log as it was. */
+  int rc = mlogi_restore_and_replay(p);
+  if (rc != MLOG_OK)
+    return mlogi_fail(eb, rc, "%s", p->eb.msg);
+  if (has_past) {
+    rc = mlog_log_end_incarnation(p->log, p->delivered_rsn);
     if (rc != MLOG_OK)
       return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
-    p->incarnation++;
+    p->incarnation = mlog_log_incarnation(p->log);
+    if (p->opt)
+      mlogi_opt_self(p);
   }
   clock_gettime(CLOCK_MONOTONIC, &b);
   p->stats.recovered = has_past;
@@ -714,6 +804,12 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   rc = open_transport(p, cfg->transport_config, eb);
   if (rc == MLOG_OK)
     rc = open_log(p, eb);
+  if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_EAGER))
+    rc = mlogi_opt_open(p) == MLOG_OK ? MLOG_OK
+                                      : mlogi_fail(eb, MLOG_ENOMEM, "out of "
+                                                                    "memory");
+  if (rc == MLOG_OK && p->opt)
+    mlogi_opt_self(p);
   if (rc == MLOG_OK)
     rc = open_logger(p, eb);
   if (rc == MLOG_OK)
@@ -741,6 +837,35 @@ int mlog_proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   return rc;
 }
 
+void mlogi_reset_volatile(mlog_proc *p) {
+  for (uint32_t j = 0; p->ch && j < p->n; j++) {
+    for (outmsg *m = p->ch[j].out_head, *next; m; m = next) {
+      next = m->next;
+      free(m);
+    }
+    p->ch[j] = (channel){0};
+  }
+  for (outq *o = p->out_head, *next; o; o = next) {
+    next = o->next;
+    free(o);
+  }
+  p->out_head = p->out_tail = NULL;
+  for (waiting *w = p->wait_head, *next; w; w = next) {
+    next = w->next;
+    mlogi_recvec_free(&w->recs);
+    free(w);
+  }
+  p->wait_head = p->wait_tail = NULL;
+  mlogi_recvec_clear(&p->ctl);
+  mlogi_recvec_clear(&p->dlv);
+  p->rsn = p->next_rsn = p->delivered_rsn = p->marked_rsn = 0;
+  p->interval_inc = 0;
+  p->pending_values = p->output_seq = p->output_logged = 0;
+  p->output_marks = false;
+  if (p->opt)
+    mlogi_opt_reset(p);
+}
+
 void mlog_proc_close(mlog_proc *p) {
   if (p == NULL)
     return;
@@ -754,23 +879,8 @@ void mlog_proc_close(mlog_proc *p) {
     free(p->logger_self);
   }
   mlog_log_close(p->log);
-  for (uint32_t j = 0; p->ch && j < p->n; j++) {
-    outmsg *m = p->ch[j].out_head;
-    while (m) {
-      outmsg *next = m->next;
-      free(m);
-      m = next;
-    }
-  }
-  for (outq *o = p->out_head, *next; o; o = next) {
-    next = o->next;
-    free(o);
-  }
-  for (waiting *w = p->wait_head, *next; w; w = next) {
-    next = w->next;
-    mlogi_recvec_free(&w->recs);
-    free(w);
-  }
+  mlogi_reset_volatile(p);
+  mlogi_opt_free(p);
   mlogi_recvec_free(&p->ctl);
   mlogi_recvec_free(&p->dlv);
   free(p->all);
@@ -787,4 +897,6 @@ void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {
   *st = p->stats;
   st->incarnation = p->incarnation;
   st->rsn = p->rsn;
+  st->interval_incarnation = p->interval_inc;
+  st->committed_rsn = p->opt ? p->opt->committed_rsn : p->delivered_rsn;
 }

@@ -15,6 +15,11 @@ typedef enum mlogi_frame_kind {
                             delivered our messages; resend what follows */
 } mlogi_frame_kind;
 
+/* Frame flags. */
+#define MLOGI_FRAME_F_DV 0x1     /* DATA: the payload starts with the sender's \
+                                    dependency vector */
+#define MLOGI_FRAME_F_STATUS 0x2 /* ACK, HELLO: the payload is a status */
+
 typedef struct mlogi_frame {
   uint8_t kind;
   uint16_t flags;

@@ -5,5 +5,6 @@
 #include "mlog/logger.h"
 
 extern const mlog_logger_ops mlogi_pessimistic_receiver;
+extern const mlog_logger_ops mlogi_optimistic_receiver;
 
 #endif /* MLOG_LOGGING_LOGGERS_H */

@@ -16,7 +16,9 @@ typedef struct pessimistic {
   mlog_log *log;
 } pessimistic;
 
-static int pr_open(void *self, mlog_log *log) {
+static int pr_open(void *self, mlog_log *log,
+                   const mlog_logger_params *params) {
+  (void)params;
   pessimistic *pr = self;
   pr->log = log;
   return MLOG_OK;

@@ -8,6 +8,7 @@
 
 static const mlog_logger_ops *const builtins[] = {
     &mlogi_pessimistic_receiver,
+    &mlogi_optimistic_receiver,
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

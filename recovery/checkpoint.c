@@ -4,14 +4,17 @@
 #include "core/proc.h"
 
 #define STATE_MAGIC 0x54534c4du /* "MLST" */
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 
 /*
  * Layout (little-endian): magic, version, group size (u32 each); rsn,
- * output seq, outputs released (u64 each); per peer: send ssn, acked ssn,
+ * output seq, outputs released (u64 each); the incarnation that created
+ * state rsn (u32); the dependency vector (per process u32 incarnation, u64
+ * rsn; zeros outside optimistic logging); per peer: send ssn, acked ssn,
  * received ssn (u64 each), unacknowledged sends (u32 count, then u64 ssn,
- * u32 len, bytes each); the application's snapshot (u64 len, bytes). The
- * incarnation is not in it: the log's metadata is its only source.
+ * u32 frame flags, u32 len, bytes each); the application's snapshot (u64
+ * len, bytes). The incarnation is not in it: the log's metadata is its only
+ * source.
  */
 
 static int put32(mlog_buf *b, uint32_t v) {
@@ -33,7 +36,7 @@ static int encode_channel(mlog_buf *b, const channel *ch) {
   int rc = put64(b, ch->send_ssn) | put64(b, ch->acked) |
            put64(b, ch->recv_mark) | put32(b, count);
   for (const outmsg *m = ch->out_head; rc == MLOG_OK && m; m = m->next)
-    rc = put64(b, m->ssn) | put32(b, m->len) |
+    rc = put64(b, m->ssn) | put32(b, m->flags) | put32(b, m->len) |
          mlog_buf_append(b, m->data, m->len);
   return rc ? MLOG_ENOMEM : MLOG_OK;
 }
@@ -41,7 +44,11 @@ static int encode_channel(mlog_buf *b, const channel *ch) {
 int mlogi_state_encode(mlog_proc *p, mlog_buf *buf) {
   int rc = put32(buf, STATE_MAGIC) | put32(buf, STATE_VERSION) |
            put32(buf, p->n) | put64(buf, p->rsn) | put64(buf, p->output_seq) |
-           put64(buf, p->output_logged);
+           put64(buf, p->output_logged) | put32(buf, p->interval_inc);
+  for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++) {
+    mlogi_interval iv = p->opt ? p->opt->dv[j] : (mlogi_interval){0, 0};
+    rc = put32(buf, iv.inc) | put64(buf, iv.rsn);
+  }
   for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++)
     rc = encode_channel(buf, &p->ch[j]);
   size_t at = buf->len;
@@ -91,9 +98,12 @@ static int restore_channel(mlog_proc *p, uint32_t j, reader *r) {
   uint32_t count = get32(r);
   for (uint32_t i = 0; i < count && !r->bad; i++) {
     uint64_t ssn = get64(r);
-    uint32_t len = get32(r);
+    uint32_t flags = get32(r), len = get32(r);
     const uint8_t *data = take(r, len);
-    if (data && mlogi_outbox_push(p, j, ssn, data, len) != MLOG_OK)
+    if (flags > UINT16_MAX)
+      r->bad = true;
+    if (data && !r->bad &&
+        mlogi_outbox_push(p, j, ssn, (uint16_t)flags, data, len) != MLOG_OK)
       return MLOG_ENOMEM;
   }
   return MLOG_OK;
@@ -108,6 +118,15 @@ int mlogi_state_restore(mlog_proc *p, const void *buf, size_t len) {
   p->rsn = p->next_rsn = p->delivered_rsn = p->marked_rsn = get64(&r);
   p->output_seq = get64(&r);
   p->output_logged = get64(&r);
+  p->interval_inc = get32(&r);
+  for (uint32_t j = 0; j < p->n && !r.bad; j++) {
+    mlogi_interval iv = {get32(&r), 0};
+    iv.rsn = get64(&r);
+    if (p->opt)
+      p->opt->dv[j] = iv;
+  }
+  if (p->opt) /* only committed states are checkpointed */
+    p->opt->committed_rsn = p->rsn;
   for (uint32_t j = 0; j < p->n && !r.bad; j++)
     if (restore_channel(p, j, &r) != MLOG_OK)
       return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");

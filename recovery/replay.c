@@ -12,6 +12,14 @@
  * it reaches the MARK: their values are all behind it. What follows the
  * last MARK (the tail) runs at the end; the values it asks for that were
  * never logged are produced and logged afresh, as in normal operation.
+ * Under optimistic logging the tail is not run: peers may depend on those
+ * states as they first were, so they are lost (the incarnation ends before
+ * them) and their messages are received again.
+ *
+ * Records describing a void state interval (its incarnation ended before
+ * it: lost in a crash or rolled back) are skipped, except a spontaneous
+ * send: an input from outside is never void, it is sent again from where
+ * replay has got, with the channel's next ssn.
  */
 
 typedef struct replay {
@@ -44,6 +52,10 @@ static int run_upto(replay *r, uint64_t upto) {
   uint64_t done = 0;
   while (r->next < r->buffer.n && r->buffer.recs[r->next].rsn <= upto) {
     const mlog_record *rec = &r->buffer.recs[r->next++];
+    channel *ch = &p->ch[rec->src];
+    ch->recv_mark = rec->ssn;
+    if (p->opt == NULL) /* optimistic: acknowledged once committed */
+      ch->logged_mark = ch->ack_sent = rec->ssn;
     int rc = mlogi_deliver(p, rec);
     if (rc != MLOG_OK)
       return rc;
@@ -63,28 +75,44 @@ static int on_delivery(replay *r, const mlog_record *rec) {
                       (unsigned long long)rec->lsn,
                       (unsigned long long)rec->rsn, rec->src,
                       (unsigned long long)(p->next_rsn + 1));
-  channel *ch = &p->ch[rec->src];
-  ch->recv_mark = ch->logged_mark = ch->ack_sent = rec->ssn;
   p->next_rsn = rec->rsn;
   return mlogi_recvec_add(&r->buffer, rec);
+}
+
+/* Does rec describe a void state interval? */
+static bool is_void(const mlog_proc *p, const mlog_record *rec) {
+  return rec->rsn > mlog_log_incarnation_end(p->log, rec->incarnation);
+}
+
+static int on_spontaneous(replay *r, const mlog_record *rec) {
+  mlog_proc *p = r->p;
+  bool again = is_void(p, rec);
+  if (rec->src != p->id || rec->dst >= p->n || rec->dst == p->id ||
+      (!again && rec->ssn != p->ch[rec->dst].send_ssn + 1))
+    return mlogi_fail(&p->eb, MLOG_EDIVERGED,
+                      "record %llu: logged send %llu to %u does not follow "
+                      "the replayed sends",
+                      (unsigned long long)rec->lsn,
+                      (unsigned long long)rec->ssn, rec->dst);
+  return mlogi_send_logged(p, rec->dst, p->ch[rec->dst].send_ssn + 1,
+                           rec->payload, rec->payload_len);
 }
 
 static int replay_record(replay *r, const mlog_record *rec) {
   mlog_proc *p = r->p;
   replay_stash *rs = p->replay;
+  if (rec->type == MLOG_REC_PAYLOAD) /* after the MARK before it */
+    return on_spontaneous(r, rec);
+  if (rec->type == MLOG_REC_CONTROL && rec->flags == MLOGI_CTL_MARK) {
+    uint64_t end = mlog_log_incarnation_end(p->log, rec->incarnation);
+    p->marked_rsn = rec->rsn < end ? rec->rsn : end;
+    return run_upto(r, p->marked_rsn);
+  }
+  if (is_void(p, rec))
+    return MLOG_OK;
   switch (rec->type) {
   case MLOG_REC_DELIVERY:
     return on_delivery(r, rec);
-  case MLOG_REC_PAYLOAD: /* a spontaneous send: after the MARK before it */
-    if (rec->src != p->id || rec->dst >= p->n || rec->dst == p->id ||
-        rec->ssn != p->ch[rec->dst].send_ssn + 1)
-      return mlogi_fail(&p->eb, MLOG_EDIVERGED,
-                        "record %llu: logged send %llu to %u does not follow "
-                        "the replayed sends",
-                        (unsigned long long)rec->lsn,
-                        (unsigned long long)rec->ssn, rec->dst);
-    return mlogi_send_logged(p, rec->dst, rec->ssn, rec->payload,
-                             rec->payload_len);
   case MLOG_REC_NONDET:
     return mlogi_recvec_add(&rs->values, rec);
   case MLOG_REC_CONTROL:
@@ -92,10 +120,6 @@ static int replay_record(replay *r, const mlog_record *rec) {
       return mlogi_recvec_add(&rs->values, rec);
     if (rec->flags == MLOGI_CTL_OUTPUT && rec->ssn > rs->outputs)
       rs->outputs = rec->ssn;
-    if (rec->flags == MLOGI_CTL_MARK) {
-      p->marked_rsn = rec->rsn;
-      return run_upto(r, rec->rsn);
-    }
     return MLOG_OK;
   default:
     return MLOG_OK;
@@ -120,10 +144,11 @@ int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
   int rc = mlog_log_scan(p->log, covered_lsn + 1, on_record, &r);
   if (rc != MLOG_OK && !r.stopped) /* a record failed its check */
     mlogi_fail(&p->eb, rc, "recovery stopped: %s", mlog_log_errmsg(p->log));
-  if (rc == MLOG_OK) {
+  if (rc == MLOG_OK && p->opt == NULL) {
     stash.tail = true;
     rc = run_upto(&r, UINT64_MAX);
   }
+  p->next_rsn = p->delivered_rsn; /* an unrun tail is received again */
   if (stash.outputs > p->output_logged)
     p->output_logged = stash.outputs;
   /* A handler replayed before the scan reached the record of its output's

@@ -7,6 +7,7 @@
 
 #include "core/proc.h"
 #include "core/store.h"
+#include "mlog/logger.h"
 #include "mlog/sim.h"
 #include "simapp.h"
 #include "tool.h"
@@ -73,6 +74,7 @@ typedef struct node {
   simapp app;
   observed obs;
   uint64_t restart_at; /* step */
+  uint64_t crashed_rsn; /* its state when it crashed (0: up) */
   bool recovery_fault; /* the next restart fails inside recovery */
   char dir[4200];
 } node;
@@ -92,6 +94,9 @@ typedef struct run {
   uint64_t crash_at_step, crash_node; /* exhaustive mode: one crash */
   uint64_t *crash_steps;              /* random mode: sorted */
   uint64_t crashes_done;
+  uint64_t rollbacks, orphans_discarded;
+  bool eager;     /* optimistic: states may be lost and rolled back */
+  simtrace trace; /* for simcheck */
   char error[256];
 } run;
 
@@ -119,13 +124,17 @@ static int open_node(run *r, uint32_t i) {
       .key = r->keyed ? &r->key : NULL,
       .transport = &mlog_sim_ops,
       .transport_config = r->sim,
-      .flags = MLOG_PROC_DIGESTS |
+      .flags = MLOG_PROC_DIGESTS | MLOG_PROC_NO_THREADS |
                (r->o->sync ? 0 : MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE),
       .clock = sim_clock,
       .entropy = sim_entropy,
       .source_arg = r->sim,
   };
-  nd->app = (simapp){.id = i, .n = r->n, .obs = &nd->obs};
+  nd->app = (simapp){.id = i,
+                     .n = r->n,
+                     .obs = &nd->obs,
+                     .trace = &r->trace,
+                     .may_undo = r->eager};
   mlogi_faults faults = {.site = MLOGI_FAULT_PUT,
                          .kind = MLOGI_FAULT_EIO,
                          .nth = 1 + mlog_sim_random(r->sim) % 3,
@@ -154,6 +163,11 @@ static int open_node(run *r, uint32_t i) {
     r->recoveries++;
     r->replayed += st.replayed;
   }
+  /* What the crash lost: the states after the one recovery reached. */
+  for (uint64_t rsn = st.rsn + 1; rsn <= nd->crashed_rsn; rsn++)
+    if (!simset_add(&r->trace.lost, simiv(i, nd->obs.inc_at[rsn], rsn)))
+      return MLOG_ENOMEM;
+  nd->crashed_rsn = 0;
   if (nd->app.first_divergence[0] && r->error[0] == '\0')
     snprintf(r->error, sizeof r->error, "%s", nd->app.first_divergence);
   return MLOG_OK;
@@ -166,6 +180,9 @@ static void close_node(run *r, uint32_t i) {
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
   r->checkpoints += st.checkpoints;
+  r->rollbacks += st.rollbacks;
+  r->orphans_discarded += st.orphans_discarded;
+  nd->crashed_rsn = st.rsn;
   mlog_proc_close(nd->p);
   nd->p = NULL;
 }
@@ -209,9 +226,19 @@ static int originate(run *r) {
   node *nd = &r->nodes[i];
   if (nd->p == NULL)
     return MLOG_OK;
+  mlog_proc_stats st;
+  mlog_proc_get_stats(nd->p, &st);
+  /* Optimistic: inject only into a committed state. A send from a state
+   * that is rolled back later is sent again from where the rollback got,
+   * a dependency the payload cannot name (test_optimistic covers it). */
+  if (r->eager && st.committed_rsn < st.rsn)
+    return MLOG_OK;
   simmsg m = {.origin = i,
               .ttl = (uint32_t)(mlog_sim_random(r->sim) % 6),
-              .id = ++r->next_id};
+              .id = ++r->next_id,
+              .from = i,
+              .from_inc = st.interval_incarnation,
+              .from_rsn = st.rsn};
   uint32_t dst = (uint32_t)(mlog_sim_random(r->sim) % (r->n - 1));
   dst += dst >= i;
   int rc = mlog_send(nd->p, dst, &m, sizeof m);
@@ -306,8 +333,25 @@ static int cmp_u64(const void *a, const void *b) {
 /* What the run checks at the end. */
 typedef struct verdict {
   uint64_t delivered, duplicates, lost, divergences, outputs;
+  simcheck orphans;
   bool ok;
 } verdict;
+
+/* The orphans simcheck computes against what the protocol rolled back. */
+static int check_orphans(run *r, verdict *v) {
+  simset surviving = {0};
+  bool ok = true;
+  for (uint32_t i = 0; i < r->n && ok; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    const observed *o = &r->nodes[i].obs;
+    for (uint64_t rsn = 1; rsn <= st.rsn && rsn < o->cap && ok; rsn++)
+      ok = simset_add(&surviving, simiv(i, o->inc_at[rsn], rsn));
+  }
+  ok = ok && simcheck_run(&r->trace, &surviving, &v->orphans);
+  simset_free(&surviving);
+  return ok ? MLOG_OK : MLOG_ENOMEM;
+}
 
 /* The surviving history of every process: what it delivered up to its
  * final rsn. Every hop of every message must be in it exactly once. */
@@ -340,9 +384,20 @@ static int judge(run *r, verdict *v) {
   }
   free(keys);
   v->lost = r->expected > v->delivered ? r->expected - v->delivered : 0;
+  int rc = check_orphans(r, v);
+  const simcheck *c = &v->orphans;
   v->ok = v->duplicates == 0 && v->lost == 0 && v->divergences == 0 &&
-          v->delivered == r->expected && r->error[0] == '\0';
-  return MLOG_OK;
+          v->delivered == r->expected && c->missed == 0 && c->spurious == 0 &&
+          c->bad_outputs == 0 && r->error[0] == '\0';
+  if (c->missed || c->spurious || c->bad_outputs)
+    snprintf(r->error, sizeof r->error,
+             "orphans: %llu computed, %llu states rolled back, %llu missed, "
+             "%llu rolled back needlessly, %llu outputs from undone states",
+             (unsigned long long)c->orphans,
+             (unsigned long long)c->rolled_back,
+             (unsigned long long)c->missed, (unsigned long long)c->spurious,
+             (unsigned long long)c->bad_outputs);
+  return rc;
 }
 
 static int setup(run *r, const sim_opts *o) {
@@ -378,6 +433,7 @@ static void teardown(run *r) {
     close_node(r, i);
     observed_free(&r->nodes[i].obs);
   }
+  simtrace_free(&r->trace);
   free(r->nodes);
   free(r->crash_steps);
   mlog_sim_destroy(r->sim);
@@ -440,6 +496,7 @@ typedef struct totals {
   uint64_t runs, failed, delivered, duplicates, lost, divergences;
   uint64_t crashes, recoveries, replayed, checkpoints, outputs, steps;
   uint64_t in_checkpoint, in_recovery;
+  uint64_t rollbacks, orphans, orphans_detected, orphans_discarded;
   uint64_t first_failed_seed, first_failed_step, first_failed_node;
   char error[256];
 } totals;
@@ -458,6 +515,10 @@ static void add_run(totals *t, const run *r, const verdict *v) {
   t->steps += r->step;
   t->in_checkpoint += r->crashes_in_checkpoint;
   t->in_recovery += r->failed_opens;
+  t->rollbacks += r->rollbacks;
+  t->orphans += v->orphans.orphans;
+  t->orphans_detected += v->orphans.rolled_back;
+  t->orphans_discarded += r->orphans_discarded;
   if (!v->ok && t->failed++ == 0) {
     t->first_failed_seed = r->o->seed;
     t->first_failed_step = r->crash_at_step;
@@ -471,6 +532,8 @@ static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
                    uint64_t crash_step, uint64_t crash_node, totals *t,
                    uint64_t *steps) {
   run r = {.o = o,
+           .eager = (mlog_logger_find(o->protocol)->flags &
+                     MLOG_LOGGER_EAGER) != 0,
            .n = (uint32_t)o->procs,
            .keyed = key != NULL,
            .crash_at_step = crash_step,
@@ -507,13 +570,16 @@ static void report(const sim_opts *o, const totals *t) {
   if (!o->json || !ok)
     printf("%s: %s, %llu procs, %llu messages, seed %llu: %llu run(s), "
            "%llu delivered, %llu duplicates, %llu lost, %llu divergences, "
-           "%llu crashes, %llu recoveries (%llu replayed)\n",
+           "%llu crashes, %llu recoveries (%llu replayed), %llu rollbacks "
+           "(%llu orphan states)\n",
            ok ? "ok" : "FAILED", o->protocol, (unsigned long long)o->procs,
            (unsigned long long)o->messages, (unsigned long long)o->seed,
            (unsigned long long)t->runs, (unsigned long long)t->delivered,
            (unsigned long long)t->duplicates, (unsigned long long)t->lost,
            (unsigned long long)t->divergences, (unsigned long long)t->crashes,
-           (unsigned long long)t->recoveries, (unsigned long long)t->replayed);
+           (unsigned long long)t->recoveries, (unsigned long long)t->replayed,
+           (unsigned long long)t->rollbacks,
+           (unsigned long long)t->orphans_detected);
   if (!ok)
     printf("first failure: %s (rerun: mlog sim --protocol %s --procs %llu "
            "--messages %llu --crashes %llu --seed %llu%s)\n",
@@ -541,6 +607,13 @@ static void report(const sim_opts *o, const totals *t) {
     json_object_set_new(j, "crashes_in_recovery",
                         json_integer((json_int_t)t->in_recovery));
     json_object_set_new(j, "failed_runs", json_integer((json_int_t)t->failed));
+    json_object_set_new(j, "rollbacks", json_integer((json_int_t)t->rollbacks));
+    json_object_set_new(j, "orphans_detected",
+                        json_integer((json_int_t)t->orphans_detected));
+    json_object_set_new(j, "orphans_computed",
+                        json_integer((json_int_t)t->orphans));
+    json_object_set_new(j, "orphan_messages_discarded",
+                        json_integer((json_int_t)t->orphans_discarded));
   }
   if (j && !ok)
     json_object_set_new(j, "error", json_string(t->error));

@@ -20,10 +20,21 @@
 extern "C" {
 #endif
 
-#define MLOG_LOGGER_VERSION 1
+#define MLOG_LOGGER_VERSION 2
 
-/* Logger flags. */
-#define MLOG_LOGGER_EAGER 0x1u /* deliver before the record is durable */
+/* Logger flags: the protocol the runtime runs around the logger. */
+#define MLOG_LOGGER_EAGER                                                      \
+  0x1u /* optimistic: deliver before the record is durable; messages carry   \
+          dependency vectors, orphans roll back, outputs wait for stability */
+
+/* What the runtime tells a logger at open. */
+typedef struct mlog_logger_params {
+  /* No background threads: persist from the poll op (simulations, for
+   * reproducible runs). */
+  bool inline_flush;
+  /* An eager logger persists what it took at least this often (ms). */
+  uint32_t flush_ms;
+} mlog_logger_params;
 
 typedef struct mlog_logger_ops {
   /* MLOG_LOGGER_VERSION the table was written against. */
@@ -40,7 +51,7 @@ typedef struct mlog_logger_ops {
 
   /* Required. Start logging into `log` (borrowed until close). On failure
    * close is not called. */
-  int (*open)(void *self, mlog_log *log);
+  int (*open)(void *self, mlog_log *log, const mlog_logger_params *params);
 
   /* Required. Take recs[0..n) in order; lsns are assigned (written back).
    * A failure means none of them was taken. */
@@ -56,6 +67,10 @@ typedef struct mlog_logger_ops {
   /* Optional. Stop (threads, buffers); records not yet durable may be lost,
    * as in a crash. */
   void (*close)(void *self);
+
+  /* Optional. Called by every poll of the process with the transport's
+   * clock: a logger without a thread persists here when it is due. */
+  int (*poll)(void *self, uint64_t now_ms);
 } mlog_logger_ops;
 
 /* Make `ops` choosable by its name. Fails with EINVAL when a required member

@@ -291,6 +291,16 @@ uint32_t mlog_log_incarnation(const mlog_log *log);
 MLOG_NODISCARD int mlog_log_set_incarnation(mlog_log *log,
                                             uint32_t incarnation);
 
+/* End the current incarnation at last_rsn and start the next, in one
+ * durable commit: the state intervals the ended incarnation created after
+ * last_rsn are void (lost in a crash or rolled back), and recovery skips the
+ * records that describe them. */
+MLOG_NODISCARD int mlog_log_end_incarnation(mlog_log *log, uint64_t last_rsn);
+
+/* The last rsn valid in incarnation inc; UINT64_MAX while it has not ended
+ * (or when the log does not say). */
+uint64_t mlog_log_incarnation_end(const mlog_log *log, uint32_t inc);
+
 /* What verification found. */
 typedef struct mlog_verify_report {
   uint64_t records;     /* records checked and found good */

@@ -65,6 +65,9 @@ typedef struct mlog_app {
                                   pessimistic protocols refuse it unless       \
                                   MLOG_PROC_UNSAFE is also set */
 #define MLOG_PROC_UNSAFE 0x4u /* "I know": allow MLOG_PROC_NOSYNC */
+#define MLOG_PROC_NO_THREADS                                                   \
+  0x8u /* the logger persists from the poll loop instead of a background     \
+          thread (simulations: the same seed gives the same run) */
 
 typedef struct mlog_proc_config {
   const char *dirpath;  /* the process's log directory (created if absent) */
@@ -92,6 +95,9 @@ typedef struct mlog_proc_config {
   void (*clock)(void *source_arg, uint64_t *ns);
   void (*entropy)(void *source_arg, void *buf, size_t len);
   void *source_arg;
+  /* Optimistic logging persists what it took at least this often, in the
+   * transport's milliseconds; 0 means 5. */
+  uint32_t flush_ms;
 } mlog_proc_config;
 
 /* What a process has done, for tools and tests. */
@@ -107,6 +113,13 @@ typedef struct mlog_proc_stats {
   uint64_t outputs;     /* outputs released by this incarnation */
   bool recovered;       /* this open recovered an existing log */
   uint64_t recovery_us; /* time the recovery took */
+  /* Optimistic logging. */
+  uint64_t rollbacks;         /* rollbacks of this process (orphan states) */
+  uint64_t rolled_back;       /* state intervals those rollbacks undid */
+  uint64_t orphans_discarded; /* arriving messages that were orphans */
+  uint64_t held;              /* arriving messages held back (resent later) */
+  uint64_t committed_rsn;     /* states up to it can never be rolled back */
+  uint32_t interval_incarnation; /* incarnation that created state rsn */
 } mlog_proc_stats;
 
 /* Open (or recover) process cfg->id. On success *out owns the handle. On
