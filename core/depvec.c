@@ -94,8 +94,12 @@ bool mlogi_view_learn(mlogi_peerview *pv, uint32_t inc, const uint64_t *ends) {
     pv->ends = e;
     pv->ends_cap = inc;
   }
-  memcpy(pv->ends + pv->inc, ends + pv->inc,
-         (size_t)(inc - pv->inc) * sizeof *ends);
+  /* An incarnation that ended lower cuts the earlier ones too. */
+  uint64_t low = UINT64_MAX;
+  for (uint32_t k = inc; k-- > 0;) {
+    low = ends[k] < low ? ends[k] : low;
+    pv->ends[k] = low;
+  }
   pv->inc = inc;
   pv->stable_rsn = 0; /* the stable rsn it reported was of an older one */
   return true;

@@ -26,7 +26,8 @@ typedef struct mlogi_interval {
  * and how far its log is stable. */
 typedef struct mlogi_peerview {
   uint32_t inc;         /* its incarnation as far as ends are known */
-  uint64_t *ends;       /* ends[k] for k < inc: last valid rsn of k */
+  uint64_t *ends;       /* ends[k] for k < inc: last valid rsn of k (a
+                           later incarnation that ended lower cuts it) */
   uint32_t ends_cap;    /* entries allocated */
   uint64_t stable_rsn;  /* its log holds every interval up to it (in inc) */
   uint32_t knows_inc;   /* what it told us it knows of our incarnation */
@@ -76,8 +77,8 @@ static inline bool mlogi_view_stable(const mlogi_peerview *pv,
   return iv.inc == pv->inc && iv.rsn <= pv->stable_rsn;
 }
 
-/* Learn that the process is in incarnation inc with ends[0..inc); false on
- * out of memory. Ends already known are kept (they never change). */
+/* Learn that the process is in incarnation inc with ends[0..inc) (as it
+ * announced them); false on out of memory. */
 bool mlogi_view_learn(mlogi_peerview *pv, uint32_t inc, const uint64_t *ends);
 
 void mlogi_view_free(mlogi_peerview *pv);

@@ -897,7 +897,10 @@ int mlog_log_end_incarnation(mlog_log *log, uint64_t last_rsn) {
 }
 
 uint64_t mlog_log_incarnation_end(const mlog_log *log, uint32_t inc) {
-  return inc < log->nends ? log->ends[inc] : UINT64_MAX;
+  uint64_t end = UINT64_MAX; /* a later incarnation may have ended lower */
+  for (uint32_t k = inc; k < log->nends; k++)
+    end = log->ends[k] < end ? log->ends[k] : end;
+  return end;
 }
 
 uint32_t mlog_log_incarnation(const mlog_log *log) {

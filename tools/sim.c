@@ -389,7 +389,7 @@ static int judge(run *r, verdict *v) {
   v->ok = v->duplicates == 0 && v->lost == 0 && v->divergences == 0 &&
           v->delivered == r->expected && c->missed == 0 && c->spurious == 0 &&
           c->bad_outputs == 0 && r->error[0] == '\0';
-  if (c->missed || c->spurious || c->bad_outputs)
+  if ((c->missed || c->spurious || c->bad_outputs) && r->error[0] == '\0')
     snprintf(r->error, sizeof r->error,
              "orphans: %llu computed, %llu states rolled back, %llu missed, "
              "%llu rolled back needlessly, %llu outputs from undone states",

@@ -297,8 +297,9 @@ MLOG_NODISCARD int mlog_log_set_incarnation(mlog_log *log,
  * records that describe them. */
 MLOG_NODISCARD int mlog_log_end_incarnation(mlog_log *log, uint64_t last_rsn);
 
-/* The last rsn valid in incarnation inc; UINT64_MAX while it has not ended
- * (or when the log does not say). */
+/* The last rsn still valid in incarnation inc: where it ended, or lower
+ * where a later incarnation ended lower (a rollback past it); UINT64_MAX
+ * while neither it nor a later one has ended (or the log does not say). */
 uint64_t mlog_log_incarnation_end(const mlog_log *log, uint32_t inc);
 
 /* What verification found. */
