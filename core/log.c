@@ -30,6 +30,7 @@ struct mlog_log {
   unsigned format_major, format_minor;
   char protocol[32];
   bool lazymeta;                    /* commits do not flush the meta page */
+  bool created;                     /* this open created the log */
   uint64_t next_lsn;                /* lsn the next append gets */
   uint64_t durable_lsn;             /* last lsn that survives an OS crash */
   uint8_t head_tag[MLOG_TAG_BYTES]; /* tag of the record before next_lsn */
@@ -242,6 +243,7 @@ static int open_log(mlog_log *log, const char *dirpath, unsigned flags,
     rc = create_meta(log, cfg);
     if (rc != MLOG_OK)
       return rc;
+    log->created = true;
   }
   mlogi_view *v;
   rc = mlogi_view_begin(log->st, &v, &log->eb);
@@ -901,6 +903,10 @@ uint64_t mlog_log_incarnation_end(const mlog_log *log, uint32_t inc) {
   for (uint32_t k = inc; k < log->nends; k++)
     end = log->ends[k] < end ? log->ends[k] : end;
   return end;
+}
+
+bool mlog_log_created(const mlog_log *log) {
+  return log->created;
 }
 
 uint32_t mlog_log_incarnation(const mlog_log *log) {

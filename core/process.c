@@ -736,7 +736,10 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
   uint64_t t0 = mlogi_now_ms(p);
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  bool has_past = mlog_log_next_lsn(p->log) > 1;
+  /* A log that existed had a process before: even with no record in it
+   * (an optimistic one may have delivered and sent before persisting), its
+   * incarnation ends. */
+  bool has_past = !mlog_log_created(p->log);
   /* Replay writes nothing: what the replayed tail logged (fresh values,
    * digests) goes with the next commit, and the sends and outputs that
    * depend on it wait for that commit. Ending the incarnation is then

@@ -285,6 +285,9 @@ MLOG_NODISCARD int mlog_log_get_checkpoint(mlog_log *log,
 /* Free what mlog_log_get_checkpoint allocated; NULL is a no-op. */
 void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt);
 
+/* True when this handle created the log (the directory held none). */
+bool mlog_log_created(const mlog_log *log);
+
 /* The process's incarnation as recorded in the log, and its update (one
  * durable commit). */
 uint32_t mlog_log_incarnation(const mlog_log *log);
