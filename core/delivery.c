@@ -76,6 +76,7 @@ int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a send");
   *m = (outmsg){.ssn = ssn,
                 .needs_lsn = p->pending_values ? MLOGI_AFTER_NEXT_APPEND : 0,
+                .needs_rsn = p->rsn,
                 .flags = flags,
                 .len = (uint32_t)len};
   if (len)
@@ -118,6 +119,8 @@ static bool admit(mlog_proc *p, const mlogi_frame *f) {
 
 static int on_data(mlog_proc *p, const mlogi_frame *f) {
   channel *ch = &p->ch[f->src];
+  if (p->sb && (p->sb->recovering || f->flags != 0))
+    return f->flags == MLOGI_FRAME_F_RSN ? mlogi_sb_on_frame(p, f) : MLOG_OK;
   if (f->seq <= ch->recv_mark) {
     p->stats.duplicates++;
     if (ch->logged_mark >= f->seq) /* it may have lost our ack */
@@ -150,6 +153,12 @@ static void on_ack(mlog_proc *p, const mlogi_frame *f) {
   if (f->seq > ch->acked && f->seq <= ch->send_ssn) {
     ch->acked = f->seq;
     prune_outbox(ch);
+    /* Sender-based, durable: its checkpoint covers them, drop them (a
+     * failed drop leaves them to the next one, which covers them too). */
+    if (p->sb && p->sb->durable) {
+      int rc = mlog_log_drop_sent(p->log, f->src, f->seq);
+      (void)rc;
+    }
   }
 }
 
@@ -158,7 +167,8 @@ static void on_ack(mlog_proc *p, const mlogi_frame *f) {
 static void on_hello(mlog_proc *p, const mlogi_frame *f) {
   on_ack(p, f);
   channel *ch = &p->ch[f->src];
-  for (outmsg *m = ch->out_head; m; m = m->next)
+  bool answered = p->sb && (f->flags & MLOGI_FRAME_F_REPLAY);
+  for (outmsg *m = ch->out_head; m && !answered; m = m->next)
     if (m->sent)
       transmit(p, f->src, m);
   if (p->opt == NULL) /* a status answered its hello already */
@@ -178,6 +188,14 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
       return MLOG_OK;
     }
     mlogi_opt_on_status(p, src, f.incarnation, f.payload, f.payload_len);
+  }
+  if (p->sb && f.kind != MLOGI_FRAME_DATA) {
+    int rc = mlogi_sb_on_frame(p, &f);
+    if (rc != MLOG_OK || f.kind > MLOGI_FRAME_HELLO)
+      return rc;
+  } else if (f.kind > MLOGI_FRAME_HELLO) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
   }
   switch (f.kind) {
   case MLOGI_FRAME_DATA:
@@ -212,12 +230,30 @@ int mlogi_receive(mlog_proc *p, int timeout_ms, size_t *frames) {
   return MLOG_OK;
 }
 
+/* May m leave, the log being durable up to `durable`? (Sender-based: and
+ * once the deliveries before its send have their rsns recorded.) */
+static bool may_leave(const mlog_proc *p, const outmsg *m, uint64_t durable) {
+  return m->needs_lsn <= durable &&
+         (p->sb == NULL || m->needs_rsn <= p->sb->logged_rsn);
+}
+
+/* Does the outbox hold ssn already (kept from a sender log)? */
+static bool kept(const channel *ch, uint64_t ssn) {
+  if (ch->out_tail == NULL || ch->out_tail->ssn < ssn)
+    return false;
+  for (const outmsg *m = ch->out_head; m && m->ssn <= ssn; m = m->next)
+    if (m->ssn == ssn)
+      return true;
+  return false;
+}
+
 int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
                       size_t len) {
   channel *ch = &p->ch[dst];
   ch->send_ssn = ssn;
-  if (ssn <= ch->acked)
-    return MLOG_OK; /* replay regenerated a send the peer already logged */
+  if (ssn <= ch->acked || kept(ch, ssn))
+    return MLOG_OK; /* replay regenerated a send the peer logged, or one
+                       the sender log kept */
   outmsg *prev = ch->out_tail;
   int rc;
   if (p->opt) {
@@ -232,7 +268,7 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
     rc = mlogi_outbox_push(p, dst, ssn, 0, msg, len);
   }
   /* Leave at once unless it must wait (FIFO: behind an unsent one). */
-  if (rc == MLOG_OK && ch->out_tail->needs_lsn == 0 && p->replay == NULL &&
+  if (rc == MLOG_OK && may_leave(p, ch->out_tail, 0) && p->replay == NULL &&
       (prev == NULL || prev->sent))
     transmit(p, dst, ch->out_tail);
   return rc;
@@ -244,9 +280,10 @@ void mlogi_channels_settle(mlog_proc *p, uint64_t durable) {
   for (uint32_t j = 0; j < p->n; j++) {
     channel *ch = &p->ch[j];
     for (outmsg *m = ch->out_head; m; m = m->next) {
-      if (m->needs_lsn > durable)
+      if (!may_leave(p, m, durable))
         break; /* FIFO: nothing after it may overtake it */
-      if (!m->sent || now - m->sent_at >= rto)
+      /* Sender-based: a message with an rsn has been delivered. */
+      if (!m->sent || (now - m->sent_at >= rto && m->rsn == 0))
         transmit(p, j, m);
     }
     if (ch->logged_mark > ch->ack_sent)
@@ -260,6 +297,11 @@ void mlogi_channels_hello(mlog_proc *p) {
   for (uint32_t j = 0; j < p->n; j++) {
     if (j == p->id)
       continue;
-    send_ack(p, j, MLOGI_FRAME_HELLO);
+    if (p->sb) {
+      mlogi_sb_hello(p, j);
+      p->ch[j].ack_sent = p->ch[j].logged_mark;
+    } else {
+      send_ack(p, j, MLOGI_FRAME_HELLO);
+    }
   }
 }

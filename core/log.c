@@ -582,6 +582,165 @@ int mlog_log_scan(mlog_log *log, uint64_t from_lsn, mlog_scan_fn fn,
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sender-based logging: the messages a process keeps for their receivers   */
+
+static int check_writable(mlog_log *log);
+
+/* Key of a kept message: receiver (big-endian u32), ssn (big-endian u64). */
+static void sent_key(uint8_t key[12], uint32_t dst, uint64_t ssn) {
+  mlogi_put_be32(key, dst);
+  mlogi_put_be64(key + 4, ssn);
+}
+
+typedef struct sent_fill {
+  mlog_record *rec;
+  const uint8_t *genesis;
+  const mlog_key *key;
+} sent_fill;
+
+static int fill_sent(void *arg, void *dst, size_t vlen) {
+  sent_fill *sf = arg;
+  return mlog_record_encode(sf->rec, sf->genesis, sf->key, dst, vlen);
+}
+
+int mlog_log_put_sent(mlog_log *log, mlog_record *recs, size_t n) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK || n == 0)
+    return rc;
+  mlogi_op *ops = calloc(n, sizeof *ops);
+  sent_fill *fills = calloc(n, sizeof *fills);
+  uint8_t(*keys)[12] = calloc(n, sizeof *keys), genesis[MLOG_TAG_BYTES];
+  if (ops == NULL || fills == NULL || keys == NULL)
+    rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+  /* Each record is tagged on its own (over the genesis: bound to this
+   * process and key), not chained: they come and go in any order. */
+  mlog_chain_genesis(log->process_id, tag_key(log), genesis);
+  for (size_t i = 0; rc == MLOG_OK && i < n; i++) {
+    if (recs[i].type != MLOG_REC_PAYLOAD || recs[i].src != log->process_id ||
+        recs[i].payload_len > MLOG_PAYLOAD_MAX)
+      rc = mlogi_fail(&log->eb, MLOG_EINVAL, "not a sent message of ours");
+    sent_key(keys[i], recs[i].dst, recs[i].ssn);
+    fills[i] = (sent_fill){&recs[i], genesis, tag_key(log)};
+    ops[i] = (mlogi_op){.kind = MLOGI_OP_PUT,
+                        .db = MLOGI_DB_SENDER,
+                        .key = keys[i],
+                        .klen = 12,
+                        .vlen = mlog_record_size(recs[i].payload_len),
+                        .fill = fill_sent,
+                        .fill_arg = &fills[i]};
+  }
+  if (rc == MLOG_OK)
+    rc = mlogi_store_write(log->st, ops, n, &log->eb);
+  free(ops);
+  free(fills);
+  free(keys);
+  return rc;
+}
+
+typedef struct drop_sent {
+  uint32_t dst;
+  uint64_t upto;
+  mlogi_op *ops;
+  uint8_t (*keys)[12];
+  size_t n, cap;
+  int rc;
+} drop_sent;
+
+static int plan_drop(void *arg, const void *key, size_t klen, const void *val,
+                     size_t vlen) {
+  drop_sent *d = arg;
+  (void)val, (void)vlen;
+  if (klen != 12 || mlogi_get_be32(key) != d->dst ||
+      mlogi_get_be64((const uint8_t *)key + 4) > d->upto)
+    return 1; /* past the receiver's range: stop */
+  if (d->n == d->cap) {
+    size_t cap = d->cap ? 2 * d->cap : 64;
+    mlogi_op *ops = realloc(d->ops, cap * sizeof *ops);
+    if (ops)
+      d->ops = ops;
+    uint8_t(*keys)[12] = ops ? realloc(d->keys, cap * sizeof *keys) : NULL;
+    if (keys == NULL) {
+      d->rc = MLOG_ENOMEM;
+      return 1;
+    }
+    d->keys = keys;
+    d->cap = cap;
+  }
+  memcpy(d->keys[d->n], key, 12);
+  d->ops[d->n] = (mlogi_op){.kind = MLOGI_OP_DEL, .db = MLOGI_DB_SENDER,
+                            .klen = 12};
+  d->n++;
+  return 0;
+}
+
+int mlog_log_drop_sent(mlog_log *log, uint32_t dst, uint64_t upto_ssn) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  drop_sent d = {.dst = dst, .upto = upto_ssn};
+  uint8_t from[12];
+  sent_key(from, dst, 0);
+  mlogi_view *v;
+  rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  rc = mlogi_view_scan(v, MLOGI_DB_SENDER, from, sizeof from, plan_drop, &d);
+  mlogi_view_end(v);
+  rc = d.rc != MLOG_OK ? mlogi_fail(&log->eb, d.rc, "out of memory")
+                       : (rc == 1 ? MLOG_OK : rc);
+  for (size_t i = 0; i < d.n; i++)
+    d.ops[i].key = d.keys[i];
+  if (rc == MLOG_OK && d.n > 0)
+    rc = mlogi_store_write(log->st, d.ops, d.n, &log->eb);
+  free(d.ops);
+  free(d.keys);
+  return rc;
+}
+
+typedef struct scan_sent {
+  mlog_log *log;
+  uint8_t genesis[MLOG_TAG_BYTES];
+  mlog_scan_fn fn;
+  void *arg;
+  int fn_rc;
+} scan_sent;
+
+static int visit_sent(void *arg, const void *key, size_t klen, const void *val,
+                      size_t vlen) {
+  scan_sent *ss = arg;
+  mlog_record rec;
+  int rc = mlog_record_check(val, vlen, ss->genesis, tag_key(ss->log));
+  if (rc == MLOG_OK)
+    rc = mlog_record_decode(val, vlen, &rec);
+  if (rc == MLOG_OK &&
+      (klen != 12 || rec.type != MLOG_REC_PAYLOAD ||
+       rec.src != ss->log->process_id || rec.dst != mlogi_get_be32(key) ||
+       rec.ssn != mlogi_get_be64((const uint8_t *)key + 4)))
+    rc = MLOG_ECORRUPT;
+  if (rc != MLOG_OK) {
+    mlogi_fail(&ss->log->eb, rc, "a kept message failed its check: %s",
+               mlog_strerror(rc));
+    return rc;
+  }
+  ss->fn_rc = ss->fn(ss->arg, &rec);
+  return ss->fn_rc;
+}
+
+int mlog_log_scan_sent(mlog_log *log, mlog_scan_fn fn, void *arg) {
+  if (log == NULL || fn == NULL)
+    return MLOG_EINVAL;
+  scan_sent ss = {.log = log, .fn = fn, .arg = arg};
+  mlog_chain_genesis(log->process_id, tag_key(log), ss.genesis);
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  rc = mlogi_view_scan(v, MLOGI_DB_SENDER, NULL, 0, visit_sent, &ss);
+  mlogi_view_end(v);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Garbage collection and information                                       */
 
 /* The tag that the record after `lsn` chains over: record lsn's own tag, or

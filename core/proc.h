@@ -49,6 +49,11 @@ typedef struct outmsg {
   uint64_t sent_at;   /* ms; valid when sent */
   bool sent;
   uint16_t flags; /* frame flags (MLOGI_FRAME_F_DV: data starts with one) */
+  uint64_t needs_rsn; /* sender-based: leaves once the deliveries up to it
+                         have their rsns recorded by their senders */
+  uint64_t rsn;       /* sender-based: the rsn the receiver gave it (0: none
+                         yet), in the receiver's incarnation rsn_inc */
+  uint32_t rsn_inc;
   uint32_t len;
   uint8_t data[];
 } outmsg;
@@ -93,6 +98,41 @@ typedef struct pending {
   uint64_t rsn, ssn;
   uint32_t src;
 } pending;
+
+/* Sender-based logging: a delivery whose rsn its sender has not recorded
+ * yet (the receiver sends nothing that depends on it until it has). */
+typedef struct rsnwait {
+  uint64_t ssn, rsn, sent_at;
+} rsnwait;
+
+/* What sender-based logging tracks per peer. */
+typedef struct sbpeer {
+  rsnwait *wait; /* my deliveries of its messages waiting for RSN_ACK */
+  size_t nwait, capwait;
+  bool lost;       /* I lost the rsns of messages I sent it: until its
+                      checkpoint covers them, its crash is unrecoverable */
+  uint64_t lost_asked_at;
+  bool ckpt_asked; /* it lost rsns of messages it sent me: checkpoint */
+  /* my recovery: what it sent back */
+  bool replied, incomplete;
+  uint64_t expected, asked_at;
+} sbpeer;
+
+/* The state of sender-based logging (NULL under the other protocols). */
+typedef struct sender_based {
+  sbpeer *peers;
+  bool durable;       /* the sender commits payload + rsn before RSN_ACK */
+  uint64_t logged_rsn; /* every delivery up to it has its rsn recorded */
+  uint8_t *acked;      /* ring: acked[(r) % cap] for r > logged_rsn */
+  size_t acap;
+  recvec persist; /* durable: rsns to commit before acknowledging them */
+  bool recovering; /* waiting for the peers' replay answers */
+  recvec got;      /* their answers: DELIVERY records (rsn 0: none) */
+  recvec sends;    /* spontaneous sends of the log, replayed in place */
+  size_t next_send;
+  replay_stash stash; /* values of the log, for the replayed deliveries */
+  bool want_ckpt;     /* a peer that lost rsns asked for a checkpoint */
+} sender_based;
 
 /* The state of optimistic logging (NULL under the other protocols). */
 typedef struct optimistic {
@@ -141,6 +181,7 @@ struct mlog_proc {
   bool nondet_diverged; /* replay asked for a value that was not logged */
   replay_stash *replay; /* non-NULL while recovering */
   optimistic *opt;      /* optimistic logging's state */
+  sender_based *sb;     /* sender-based logging's state */
   /* checkpoint policy */
   uint64_t since_deliveries, since_bytes, last_ckpt_ms;
   bool broken; /* a log write failed: the process must be reopened */
@@ -260,5 +301,39 @@ bool mlogi_opt_orphan_cut(mlog_proc *p, uint64_t *cut);
 
 /* Roll back to the state after delivery cut (recovery/rollback.c). */
 int mlogi_rollback(mlog_proc *p, uint64_t cut);
+
+/* ------------------------------------------------------------------------ */
+/* Sender-based logging (core/sender.c, recovery/sender_replay.c)           */
+
+int mlogi_sb_open(mlog_proc *p, bool durable);
+void mlogi_sb_free(mlog_proc *p);
+
+/* After a delivery in normal operation: tell its sender the rsn. */
+int mlogi_sb_delivered(mlog_proc *p, const mlog_record *rec);
+
+/* Frames only sender-based logging uses (and its part of HELLO, ACK and
+ * DATA). */
+int mlogi_sb_on_frame(mlog_proc *p, const void *frame);
+
+/* After a receive: commit the rsns to persist (durable mode) and
+ * acknowledge them. */
+int mlogi_sb_persist(mlog_proc *p);
+
+/* Resend what timed out: rsns, replay requests, lost-rsn hellos. */
+void mlogi_sb_settle(mlog_proc *p);
+
+/* A checkpoint covers every delivery so far. */
+void mlogi_sb_checkpointed(mlog_proc *p);
+
+/* Recovery: keep the log's values and spontaneous sends and ask every peer
+ * for what it keeps for us. */
+int mlogi_sb_start_recovery(mlog_proc *p, bool had_past);
+
+/* Every peer answered: replay the logged deliveries in rsn order, end the
+ * incarnation, deliver the rest anew (recovery/sender_replay.c). */
+int mlogi_sb_finish_recovery(mlog_proc *p);
+
+/* The HELLO a (re)started process sends each peer. */
+void mlogi_sb_hello(mlog_proc *p, uint32_t dst);
 
 #endif /* MLOG_CORE_PROC_H */

@@ -42,6 +42,8 @@ static void resolve_holds(mlog_proc *p, uint64_t lsn) {
   p->pending_values = 0;
 }
 
+static int queue_deliveries(mlog_proc *p, uint64_t last);
+
 /* Append the control records and the received deliveries as one commit:
  * [values and digests of handlers that ran] [MARK] [new deliveries]. */
 static int commit(mlog_proc *p) {
@@ -58,8 +60,11 @@ static int commit(mlog_proc *p) {
     mark = p->ctl.n - 1;
   }
   /* The commit's records are the ctl and dlv records themselves: their
-   * payloads stay in those vectors' arenas (no copy). */
-  size_t n = p->ctl.n + p->dlv.n;
+   * payloads stay in those vectors' arenas (no copy). Sender-based: the
+   * senders keep the messages, only ctl is logged. */
+  size_t ndlv = p->sb ? 0 : p->dlv.n, n = p->ctl.n + ndlv;
+  if (n == 0)
+    return queue_deliveries(p, 0);
   if (rc == MLOG_OK)
     rc = mlogi_grow((void **)&p->all, &p->all_cap, n, sizeof *p->all);
   if (rc != MLOG_OK)
@@ -68,8 +73,8 @@ static int commit(mlog_proc *p) {
   mlogi_recvec_fix(&p->dlv);
   if (p->ctl.n)
     memcpy(p->all, p->ctl.recs, p->ctl.n * sizeof *p->all);
-  if (p->dlv.n)
-    memcpy(p->all + p->ctl.n, p->dlv.recs, p->dlv.n * sizeof *p->all);
+  if (ndlv)
+    memcpy(p->all + p->ctl.n, p->dlv.recs, ndlv * sizeof *p->all);
   rc = p->logger->append(p->logger_self, p->all, n);
   if (rc != MLOG_OK) {
     p->broken = true;
@@ -86,13 +91,19 @@ static int commit(mlog_proc *p) {
   resolve_holds(p, last);
   mlogi_recvec_clear(&p->ctl);
   p->output_marks = false;
+  for (size_t i = 0; i < ndlv; i++) /* take the lsns assigned */
+    p->dlv.recs[i].lsn = p->all[n - ndlv + i].lsn;
+  return queue_deliveries(p, ndlv ? last : 0);
+}
+
+/* The deliveries received for this commit wait until the log is durable
+ * up to last_lsn (0: nothing to wait for). */
+static int queue_deliveries(mlog_proc *p, uint64_t last) {
   if (p->dlv.n == 0)
     return MLOG_OK;
   waiting *w = calloc(1, sizeof *w);
   if (w == NULL)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
-  for (size_t i = 0; i < p->dlv.n; i++) /* take the lsns assigned */
-    p->dlv.recs[i].lsn = p->all[n - p->dlv.n + i].lsn;
   w->recs = p->dlv; /* the batch moves, the vector starts empty */
   memset(&p->dlv, 0, sizeof p->dlv);
   w->last_lsn = last;
@@ -201,9 +212,11 @@ static int deliver_ready(mlog_proc *p, uint64_t *count) {
     mlogi_recvec_fix(&w->recs);
     for (size_t i = 0; i < w->recs.n; i++) {
       const mlog_record *rec = &w->recs.recs[i];
-      if (p->opt == NULL) /* optimistic: once its state is committed */
+      if (p->opt == NULL && p->sb == NULL) /* the others: later */
         p->ch[rec->src].logged_mark = rec->ssn;
       int rc = mlogi_deliver(p, rec);
+      if (rc == MLOG_OK && p->sb)
+        rc = mlogi_sb_delivered(p, rec);
       if (rc != MLOG_OK)
         return rc;
       p->stats.delivered++;
@@ -242,7 +255,9 @@ static void release_output(mlog_proc *p, outq *o) {
  * durable; optimistic: once the state it was made in is committed. */
 static bool output_committed(const mlog_proc *p, const outq *o,
                              uint64_t durable) {
-  return p->opt ? o->rsn <= p->opt->committed_rsn : o->needs_lsn <= durable;
+  if (p->opt)
+    return o->rsn <= p->opt->committed_rsn;
+  return o->needs_lsn <= durable && (!p->sb || o->rsn <= p->sb->logged_rsn);
 }
 
 /* Send what may leave, resend what timed out, acknowledge what is logged,
@@ -251,6 +266,8 @@ static void settle(mlog_proc *p) {
   uint64_t durable = durable_lsn(p);
   if (p->opt)
     mlogi_opt_settle(p, p->logger->durable_lsn(p->logger_self));
+  if (p->sb)
+    mlogi_sb_settle(p);
   mlogi_channels_settle(p, durable);
   while (p->out_head && output_committed(p, p->out_head, durable)) {
     outq *o = p->out_head;
@@ -311,6 +328,8 @@ static int ready_optimistic(mlog_proc *p) {
 }
 
 static int take_checkpoint(mlog_proc *p, uint64_t *count) {
+  if (p->sb && p->sb->recovering)
+    return mlogi_fail(&p->eb, MLOG_EAGAIN, "recovery is not complete");
   int rc = p->opt ? ready_optimistic(p) : quiesce(p, count);
   if (rc == MLOG_EAGAIN)
     return mlogi_fail(&p->eb, rc, "the state is not committed yet");
@@ -332,6 +351,8 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
                       rc == MLOG_EAPP ? p->eb.msg : mlog_log_errmsg(p->log));
   }
   p->stats.checkpoints++;
+  if (p->sb)
+    mlogi_sb_checkpointed(p);
   p->since_deliveries = p->since_bytes = 0;
   p->last_ckpt_ms = mlogi_now_ms(p);
   return MLOG_OK;
@@ -387,6 +408,8 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     int rc = mlogi_receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
     if (rc == MLOG_OK)
       rc = roll_back_orphan(p);
+    if (rc == MLOG_OK && p->sb)
+      rc = mlogi_sb_persist(p);
     if (rc == MLOG_OK && p->dlv.n > 0)
       rc = commit(p); /* also makes the previous commit durable */
     if (rc == MLOG_OK)
@@ -431,7 +454,7 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     if (rc != MLOG_OK)
       return rc;
   }
-  if (!checkpoint_due(p))
+  if (!checkpoint_due(p) && !(p->sb && p->sb->want_ckpt))
     return MLOG_OK;
   int rc = take_checkpoint(p, count);
   return rc == MLOG_EAGAIN ? MLOG_OK : rc; /* optimistic: try again later */
@@ -470,6 +493,10 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
                             size_t len) {
   if (p->broken)
     return mlogi_fail(&p->eb, MLOG_EINVAL, "the process must be reopened");
+  if (p->sb && p->sb->recovering) /* its place among the replayed sends is
+                                     not known yet */
+    return mlogi_fail(&p->eb, MLOG_EAGAIN,
+                      "recovering: waiting for the peers' messages");
   channel *ch = &p->ch[dst];
   int rc = MLOG_OK;
   if (p->delivered_rsn > p->marked_rsn) {
@@ -502,7 +529,7 @@ int mlog_send(mlog_proc *p, uint32_t dst, const void *msg, size_t len) {
       len > MLOG_PAYLOAD_MAX)
     return p ? mlogi_fail(&p->eb, MLOG_EINVAL, "bad send to %u", dst)
              : MLOG_EINVAL;
-  if (!p->in_handler && p->replay == NULL)
+  if (!p->in_handler) /* replay sends its spontaneous ones itself */
     return send_spontaneous(p, dst, msg, len);
   return mlogi_send_logged(p, dst, p->ch[dst].send_ssn + 1, msg, len);
 }
@@ -623,7 +650,8 @@ int mlog_buf_append(mlog_buf *buf, const void *data, size_t len) {
 static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
                         mlogi_errbuf *eb) {
   const unsigned known = MLOG_PROC_DIGESTS | MLOG_PROC_NOSYNC |
-                         MLOG_PROC_UNSAFE | MLOG_PROC_NO_THREADS;
+                         MLOG_PROC_UNSAFE | MLOG_PROC_NO_THREADS |
+                         MLOG_PROC_SENDER_DURABLE;
   if (cfg == NULL || app == NULL || app->deliver == NULL ||
       app->snapshot == NULL || app->restore == NULL)
     return mlogi_fail(eb, MLOG_EINVAL,
@@ -748,9 +776,12 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
    * depend on it wait for that commit. Ending the incarnation is then
    * recovery's only write, so a failed recovery leaves the log as it was. */
   int rc = mlogi_restore_and_replay(p);
+  if (rc == MLOG_OK && p->sb) /* it goes on when the peers answer */
+    rc = mlogi_sb_start_recovery(p, has_past);
   if (rc != MLOG_OK)
     return mlogi_fail(eb, rc, "%s", p->eb.msg);
-  if (has_past) {
+  p->stats.recovered_rsn = p->rsn;
+  if (has_past && p->sb == NULL) {
     rc = mlog_log_end_incarnation(p->log, p->delivered_rsn);
     if (rc != MLOG_OK)
       return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
@@ -810,6 +841,11 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   rc = open_transport(p, cfg->transport_config, eb);
   if (rc == MLOG_OK)
     rc = open_log(p, eb);
+  if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_SENDER))
+    rc = mlogi_sb_open(p, (cfg->flags & MLOG_PROC_SENDER_DURABLE) != 0) ==
+                 MLOG_OK
+             ? MLOG_OK
+             : mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_EAGER))
     rc = mlogi_opt_open(p) == MLOG_OK ? MLOG_OK
                                       : mlogi_fail(eb, MLOG_ENOMEM, "out of "
@@ -887,6 +923,7 @@ void mlog_proc_close(mlog_proc *p) {
   mlog_log_close(p->log);
   mlogi_reset_volatile(p);
   mlogi_opt_free(p);
+  mlogi_sb_free(p);
   mlogi_recvec_free(&p->ctl);
   mlogi_recvec_free(&p->dlv);
   free(p->all);
@@ -905,4 +942,8 @@ void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {
   st->rsn = p->rsn;
   st->interval_incarnation = p->interval_inc;
   st->committed_rsn = p->opt ? p->opt->committed_rsn : p->delivered_rsn;
+  st->recovering = p->sb && p->sb->recovering;
+  st->rsns_lost = 0;
+  for (uint32_t j = 0; p->sb && j < p->n; j++)
+    st->rsns_lost += p->sb->peers[j].lost;
 }

@@ -24,7 +24,7 @@ void mlogi_frame_encode(const mlogi_frame *f, void *buf) {
 int mlogi_frame_decode(const void *buf, size_t len, mlogi_frame *f) {
   const uint8_t *p = buf;
   if (buf == NULL || len < MLOGI_FRAME_HEADER || p[1] != MLOGI_WIRE_VERSION ||
-      p[0] < MLOGI_FRAME_DATA || p[0] > MLOGI_FRAME_HELLO)
+      p[0] < MLOGI_FRAME_DATA || p[0] > MLOGI_FRAME_KIND_MAX)
     return MLOG_EPROTO;
   uint32_t payload_len = mlogi_get_le32(p + 24);
   if (payload_len > MLOG_PAYLOAD_MAX ||

@@ -6,5 +6,6 @@
 
 extern const mlog_logger_ops mlogi_pessimistic_receiver;
 extern const mlog_logger_ops mlogi_optimistic_receiver;
+extern const mlog_logger_ops mlogi_pessimistic_sender;
 
 #endif /* MLOG_LOGGING_LOGGERS_H */

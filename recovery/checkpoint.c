@@ -12,7 +12,8 @@
  * state rsn (u32); the dependency vector (per process u32 incarnation, u64
  * rsn; zeros outside optimistic logging); per peer: send ssn, acked ssn,
  * received ssn (u64 each), unacknowledged sends (u32 count, then u64 ssn,
- * u32 frame flags, u32 len, bytes each); the application's snapshot (u64
+ * u32 frame flags, u64 rsn and u32 incarnation the receiver gave it
+ * (sender-based), u32 len, bytes each); the application's snapshot (u64
  * len, bytes). The incarnation is not in it: the log's metadata is its only
  * source.
  */
@@ -36,7 +37,8 @@ static int encode_channel(mlog_buf *b, const channel *ch) {
   int rc = put64(b, ch->send_ssn) | put64(b, ch->acked) |
            put64(b, ch->recv_mark) | put32(b, count);
   for (const outmsg *m = ch->out_head; rc == MLOG_OK && m; m = m->next)
-    rc = put64(b, m->ssn) | put32(b, m->flags) | put32(b, m->len) |
+    rc = put64(b, m->ssn) | put32(b, m->flags) | put64(b, m->rsn) |
+         put32(b, m->rsn_inc) | put32(b, m->len) |
          mlog_buf_append(b, m->data, m->len);
   return rc ? MLOG_ENOMEM : MLOG_OK;
 }
@@ -98,13 +100,22 @@ static int restore_channel(mlog_proc *p, uint32_t j, reader *r) {
   uint32_t count = get32(r);
   for (uint32_t i = 0; i < count && !r->bad; i++) {
     uint64_t ssn = get64(r);
-    uint32_t flags = get32(r), len = get32(r);
+    uint32_t flags = get32(r);
+    uint64_t rsn = get64(r);
+    uint32_t rsn_inc = get32(r), len = get32(r);
     const uint8_t *data = take(r, len);
     if (flags > UINT16_MAX)
       r->bad = true;
     if (data && !r->bad &&
         mlogi_outbox_push(p, j, ssn, (uint16_t)flags, data, len) != MLOG_OK)
       return MLOG_ENOMEM;
+    if (data && !r->bad) {
+      ch->out_tail->rsn = rsn;
+      ch->out_tail->rsn_inc = rsn_inc;
+      /* Sender-based: it left before the checkpoint; a replay answer
+       * includes it. */
+      ch->out_tail->sent = p->sb != NULL;
+    }
   }
   return MLOG_OK;
 }

@@ -101,6 +101,8 @@ static int on_spontaneous(replay *r, const mlog_record *rec) {
 static int replay_record(replay *r, const mlog_record *rec) {
   mlog_proc *p = r->p;
   replay_stash *rs = p->replay;
+  if (rec->type == MLOG_REC_PAYLOAD && p->sb) /* sent where replay gets */
+    return mlogi_recvec_add(&p->sb->sends, rec);
   if (rec->type == MLOG_REC_PAYLOAD) /* after the MARK before it */
     return on_spontaneous(r, rec);
   if (rec->type == MLOG_REC_CONTROL && rec->flags == MLOGI_CTL_MARK) {
@@ -161,7 +163,13 @@ int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
   if (p->out_head == NULL)
     p->out_tail = NULL;
   p->replay = NULL;
-  mlogi_recvec_free(&stash.values);
+  if (p->sb && rc == MLOG_OK) { /* its deliveries come from the senders */
+    stash.tail = true; /* values never logged: produced afresh */
+    p->sb->stash = stash;
+    p->replay = &p->sb->stash;
+  } else {
+    mlogi_recvec_free(&stash.values);
+  }
   mlogi_recvec_free(&r.buffer);
   return rc;
 }

@@ -29,7 +29,8 @@ static const char usage[] =
     "and an independent observer).\n"
     "\n"
     "options:\n"
-    "  -P, --protocol P     logger (default pessimistic-receiver)\n"
+    "  -P, --protocol P     pessimistic-receiver (default), optimistic-receiver\n"
+    "                       or pessimistic-sender\n"
     "  -n, --procs N        processes, 2..64 (default 3)\n"
     "  -m, --messages M     messages injected (default 100)\n"
     "  -c, --crashes K      crashes injected (default 3)\n"
@@ -49,17 +50,20 @@ static const char usage[] =
     "      --sync           flush commits (default: off; simulated crashes\n"
     "                       are process crashes, which the page cache "
     "survives)\n"
+    "      --durable        pessimistic-sender: durable mode (senders commit\n"
+    "                       each rsn; crashes may overlap); without it,\n"
+    "                       memory mode and one failure at a time\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 every property held, 1 a property failed (the seed is\n"
     "printed), 2 usage error, 3 a log could not be created.\n";
 
-enum { OPT_CKPT = 256, OPT_DELAY, OPT_DROP, OPT_SYNC };
+enum { OPT_CKPT = 256, OPT_DELAY, OPT_DROP, OPT_SYNC, OPT_DURABLE };
 
 typedef struct sim_opts {
   const char *protocol, *dir, *keyfile;
   uint64_t procs, messages, crashes, seed, runs, ckpt_every, max_delay, drop;
-  bool json, exhaustive, sync;
+  bool json, exhaustive, sync, durable;
 } sim_opts;
 
 /* A crash the driver injects. */
@@ -74,7 +78,9 @@ typedef struct node {
   simapp app;
   observed obs;
   uint64_t restart_at; /* step */
-  uint64_t crashed_rsn; /* its state when it crashed (0: up) */
+  uint64_t crashed_rsn; /* its state when it crashed */
+  uint32_t *crash_incs; /* the incarnation of each state 1..crashed_rsn */
+  bool lost_unknown;    /* crashed: what it lost is known once recovered */
   bool recovery_fault; /* the next restart fails inside recovery */
   char dir[4200];
 } node;
@@ -96,6 +102,9 @@ typedef struct run {
   uint64_t crashes_done;
   uint64_t rollbacks, orphans_discarded;
   bool eager;     /* optimistic: states may be lost and rolled back */
+  bool may_undo;  /* states may be lost in a crash (not under pessimistic
+                     receiver-based logging) */
+  bool one_at_a_time; /* sender-based memory mode: the failure model */
   simtrace trace; /* for simcheck */
   char error[256];
 } run;
@@ -113,6 +122,22 @@ static void sim_entropy(void *arg, void *buf, size_t len) {
   }
 }
 
+/* What a crash lost: the states after the one recovery reached (known
+ * at open, or under sender-based logging once the peers have answered). */
+static int note_recovered(run *r, uint32_t i) {
+  node *nd = &r->nodes[i];
+  mlog_proc_stats st;
+  mlog_proc_get_stats(nd->p, &st);
+  if (!nd->lost_unknown || st.recovering)
+    return MLOG_OK;
+  r->replayed += st.replayed;
+  for (uint64_t rsn = st.recovered_rsn + 1; rsn <= nd->crashed_rsn; rsn++)
+    if (!simset_add(&r->trace.lost, simiv(i, nd->crash_incs[rsn], rsn)))
+      return MLOG_ENOMEM;
+  nd->lost_unknown = false;
+  return MLOG_OK;
+}
+
 static int open_node(run *r, uint32_t i) {
   node *nd = &r->nodes[i];
   mlog_proc_config cfg = {
@@ -125,6 +150,7 @@ static int open_node(run *r, uint32_t i) {
       .transport = &mlog_sim_ops,
       .transport_config = r->sim,
       .flags = MLOG_PROC_DIGESTS | MLOG_PROC_NO_THREADS |
+               (r->o->durable ? MLOG_PROC_SENDER_DURABLE : 0) |
                (r->o->sync ? 0 : MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE),
       .clock = sim_clock,
       .entropy = sim_entropy,
@@ -134,7 +160,7 @@ static int open_node(run *r, uint32_t i) {
                      .n = r->n,
                      .obs = &nd->obs,
                      .trace = &r->trace,
-                     .may_undo = r->eager};
+                     .may_undo = r->may_undo};
   mlogi_faults faults = {.site = MLOGI_FAULT_PUT,
                          .kind = MLOGI_FAULT_EIO,
                          .nth = 1 + mlog_sim_random(r->sim) % 3,
@@ -159,15 +185,9 @@ static int open_node(run *r, uint32_t i) {
   }
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
-  if (st.recovered) {
+  if (st.recovered)
     r->recoveries++;
-    r->replayed += st.replayed;
-  }
-  /* What the crash lost: the states after the one recovery reached. */
-  for (uint64_t rsn = st.rsn + 1; rsn <= nd->crashed_rsn; rsn++)
-    if (!simset_add(&r->trace.lost, simiv(i, nd->obs.inc_at[rsn], rsn)))
-      return MLOG_ENOMEM;
-  nd->crashed_rsn = 0;
+  return note_recovered(r, i);
   if (nd->app.first_divergence[0] && r->error[0] == '\0')
     snprintf(r->error, sizeof r->error, "%s", nd->app.first_divergence);
   return MLOG_OK;
@@ -182,7 +202,16 @@ static void close_node(run *r, uint32_t i) {
   r->checkpoints += st.checkpoints;
   r->rollbacks += st.rollbacks;
   r->orphans_discarded += st.orphans_discarded;
-  nd->crashed_rsn = st.rsn;
+  if (!nd->lost_unknown) { /* a crash during recovery loses no more */
+    uint32_t *incs = realloc(nd->crash_incs, (st.rsn + 1) * sizeof *incs);
+    if (incs == NULL)
+      abort(); /* the driver's own bookkeeping */
+    for (uint64_t rsn = 1; rsn <= st.rsn; rsn++)
+      incs[rsn] = nd->obs.inc_at[rsn];
+    nd->crash_incs = incs;
+    nd->crashed_rsn = st.rsn;
+    nd->lost_unknown = true;
+  }
   mlog_proc_close(nd->p);
   nd->p = NULL;
 }
@@ -215,7 +244,7 @@ static int poll_node(run *r, uint32_t i) {
     return MLOG_OK;
   int rc = mlog_proc_poll(nd->p, 0);
   if (rc >= 0)
-    return MLOG_OK;
+    return note_recovered(r, i);
   snprintf(r->error, sizeof r->error, "process %u: poll: %s: %s", i,
            mlog_errname(-rc), mlog_proc_errmsg(nd->p));
   return -rc;
@@ -228,20 +257,24 @@ static int originate(run *r) {
     return MLOG_OK;
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
-  /* Optimistic: inject only into a committed state. A send from a state
-   * that is rolled back later is sent again from where the rollback got,
-   * a dependency the payload cannot name (test_optimistic covers it). */
+  /* A spontaneous send is an input: logged before it leaves, sent again
+   * from where a recovery gets if the state it was made in is lost, so it
+   * depends on no state (from_rsn 0). Optimistic logging attaches the
+   * sender's vector all the same: inject only into a committed state,
+   * which nothing undoes (test_optimistic covers the other case). */
   if (r->eager && st.committed_rsn < st.rsn)
     return MLOG_OK;
   simmsg m = {.origin = i,
               .ttl = (uint32_t)(mlog_sim_random(r->sim) % 6),
               .id = ++r->next_id,
-              .from = i,
-              .from_inc = st.interval_incarnation,
-              .from_rsn = st.rsn};
+              .from = i};
   uint32_t dst = (uint32_t)(mlog_sim_random(r->sim) % (r->n - 1));
   dst += dst >= i;
   int rc = mlog_send(nd->p, dst, &m, sizeof m);
+  if (rc == MLOG_EAGAIN) { /* still recovering: inject later */
+    r->next_id--;
+    return MLOG_OK;
+  }
   if (rc != MLOG_OK) {
     snprintf(r->error, sizeof r->error, "process %u: send: %s: %s", i,
              mlog_errname(rc), mlog_proc_errmsg(nd->p));
@@ -250,6 +283,19 @@ static int originate(run *r) {
   r->originated++;
   r->expected += m.ttl + 1;
   return MLOG_OK;
+}
+
+/* Every process up, none recovering or exposed by lost rsns. */
+static bool quiet(const run *r) {
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    if (r->nodes[i].p == NULL)
+      return false;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    if (st.recovering || st.rsns_lost > 0)
+      return false;
+  }
+  return true;
 }
 
 static bool crash_due(run *r, uint32_t *who, crash_kind *kind) {
@@ -261,8 +307,10 @@ static bool crash_due(run *r, uint32_t *who, crash_kind *kind) {
     return true;
   }
   if (r->crashes_done >= r->o->crashes ||
-      r->crash_steps[r->crashes_done] != r->step)
+      r->crash_steps[r->crashes_done] > r->step)
     return false;
+  if (r->one_at_a_time && !quiet(r))
+    return false; /* the crash waits until the last one is repaired */
   r->crashes_done++;
   uint32_t up = 0; /* crash a process that is up, if any */
   for (uint32_t i = 0; i < r->n; i++)
@@ -432,6 +480,7 @@ static void teardown(run *r) {
   for (uint32_t i = 0; r->nodes && i < r->n; i++) {
     close_node(r, i);
     observed_free(&r->nodes[i].obs);
+    free(r->nodes[i].crash_incs);
   }
   simtrace_free(&r->trace);
   free(r->nodes);
@@ -531,9 +580,11 @@ static void add_run(totals *t, const run *r, const verdict *v) {
 static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
                    uint64_t crash_step, uint64_t crash_node, totals *t,
                    uint64_t *steps) {
+  unsigned lflags = mlog_logger_find(o->protocol)->flags;
   run r = {.o = o,
-           .eager = (mlog_logger_find(o->protocol)->flags &
-                     MLOG_LOGGER_EAGER) != 0,
+           .eager = (lflags & MLOG_LOGGER_EAGER) != 0,
+           .may_undo = (lflags & (MLOG_LOGGER_EAGER | MLOG_LOGGER_SENDER)) != 0,
+           .one_at_a_time = (lflags & MLOG_LOGGER_SENDER) && !o->durable,
            .n = (uint32_t)o->procs,
            .keyed = key != NULL,
            .crash_at_step = crash_step,
@@ -681,6 +732,9 @@ static int parse_option(int c, sim_opts *o) {
   case OPT_SYNC:
     o->sync = true;
     break;
+  case OPT_DURABLE:
+    o->durable = true;
+    break;
   default:
     return TOOL_USAGE;
   }
@@ -703,6 +757,7 @@ int cmd_sim(int argc, char **argv) {
       {"max-delay", required_argument, NULL, OPT_DELAY},
       {"drop", required_argument, NULL, OPT_DROP},
       {"sync", no_argument, NULL, OPT_SYNC},
+      {"durable", no_argument, NULL, OPT_DURABLE},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };

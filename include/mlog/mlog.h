@@ -70,7 +70,8 @@ const char *mlog_version(void);
   XX(EAGAIN, "nothing to do now")                                              \
   XX(EAPP, "an application callback failed")                                   \
   XX(EDIVERGED, "replay diverged from the logged execution")                   \
-  XX(EPROTO, "malformed protocol message")
+  XX(EPROTO, "malformed protocol message")                                     \
+  XX(EGONE, "what recovery needs was lost (concurrent failures)")
 
 typedef enum mlog_err {
   MLOG_OK = 0,
@@ -284,6 +285,24 @@ MLOG_NODISCARD int mlog_log_get_checkpoint(mlog_log *log,
 
 /* Free what mlog_log_get_checkpoint allocated; NULL is a no-op. */
 void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt);
+
+/* Sender-based logging keeps each sent message (type PAYLOAD, src: this
+ * process, keyed by dst and ssn, rsn: what the receiver assigned, 0 for
+ * none yet; incarnation: the receiver's when it did) until the receiver's
+ * checkpoint covers it. Each kept message is tagged on its own (over the
+ * genesis tag, with the log's key). Put replaces a message with the same
+ * (dst, ssn); all of recs in one durable commit. */
+MLOG_NODISCARD int mlog_log_put_sent(mlog_log *log, mlog_record *recs,
+                                     size_t n);
+
+/* Drop the messages kept for dst with ssn <= upto_ssn (one commit). */
+MLOG_NODISCARD int mlog_log_drop_sent(mlog_log *log, uint32_t dst,
+                                      uint64_t upto_ssn);
+
+/* Call fn for every kept message, by (dst, ssn), after checking its tag;
+ * ECORRUPT/EBADTAG on the first that fails. */
+MLOG_NODISCARD int mlog_log_scan_sent(mlog_log *log, mlog_scan_fn fn,
+                                      void *arg);
 
 /* True when this handle created the log (the directory held none). */
 bool mlog_log_created(const mlog_log *log);

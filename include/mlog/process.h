@@ -65,6 +65,10 @@ typedef struct mlog_app {
                                   pessimistic protocols refuse it unless       \
                                   MLOG_PROC_UNSAFE is also set */
 #define MLOG_PROC_UNSAFE 0x4u /* "I know": allow MLOG_PROC_NOSYNC */
+#define MLOG_PROC_SENDER_DURABLE                                               \
+  0x10u /* pessimistic-sender: commit each kept message with its rsn       \
+           before acknowledging the rsn (survives concurrent failures);    \
+           without it rsns live in memory and in checkpoints */
 #define MLOG_PROC_NO_THREADS                                                   \
   0x8u /* the logger persists from the poll loop instead of a background     \
           thread (simulations: the same seed gives the same run) */
@@ -120,6 +124,12 @@ typedef struct mlog_proc_stats {
   uint64_t held;              /* arriving messages held back (resent later) */
   uint64_t committed_rsn;     /* states up to it can never be rolled back */
   uint32_t interval_incarnation; /* incarnation that created state rsn */
+  uint64_t recovered_rsn; /* the state the last recovery reached */
+  /* Sender-based logging. */
+  bool recovering;     /* waiting for the peers to send back its messages */
+  uint32_t rsns_lost;  /* peers whose crash now would be unrecoverable: this
+                          process lost the rsns of what it sent them (memory
+                          mode) and their checkpoint does not cover it yet */
 } mlog_proc_stats;
 
 /* Open (or recover) process cfg->id. On success *out owns the handle. On
@@ -143,7 +153,9 @@ const char *mlog_proc_errmsg(const mlog_proc *p);
 
 /* Send msg[0..len) to process dst (copied). It leaves once everything it
  * depends on is logged as the protocol requires, and is resent until dst
- * acknowledges it. During replay, regenerated sends are deduplicated. */
+ * acknowledges it. During replay, regenerated sends are deduplicated.
+ * Under pessimistic-sender, a send outside the handler while the process's
+ * recovery waits for its peers (stats.recovering) fails with EAGAIN. */
 MLOG_NODISCARD int mlog_send(mlog_proc *p, uint32_t dst, const void *msg,
                              size_t len);
 

@@ -1,5 +1,5 @@
-/* pessimistic_receiver.c - receiver-based pessimistic logging with group commit
- */
+/* pessimistic.c - pessimistic logging: receiver-based with group commit, and
+ * sender-based */
 #include "logging/loggers.h"
 
 /*
@@ -10,6 +10,10 @@
  * the next commit's flush returns or, when the process is idle, after one
  * explicit sync. The runtime delivers a batch only once it is durable, so
  * at full load each batch costs one flush without weakening durability.
+ *
+ * Sender-based logging (MLOG_LOGGER_SENDER) uses the same logger for the
+ * records a process still logs itself (values, marks, outputs, spontaneous
+ * sends): the runtime keeps messages at their senders (core/sender.c).
  */
 
 typedef struct pessimistic {
@@ -46,6 +50,18 @@ const mlog_logger_ops mlogi_pessimistic_receiver = {
     .name = "pessimistic-receiver",
     .size = sizeof(pessimistic),
     .flags = 0,
+    .log_flags = MLOG_LOG_LAZYMETA,
+    .open = pr_open,
+    .append = pr_append,
+    .durable_lsn = pr_durable_lsn,
+    .flush = pr_flush,
+};
+
+const mlog_logger_ops mlogi_pessimistic_sender = {
+    .version = MLOG_LOGGER_VERSION,
+    .name = "pessimistic-sender",
+    .size = sizeof(pessimistic),
+    .flags = MLOG_LOGGER_SENDER,
     .log_flags = MLOG_LOG_LAZYMETA,
     .open = pr_open,
     .append = pr_append,

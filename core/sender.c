@@ -1,0 +1,356 @@
+/* sender.c - sender-based pessimistic logging (Johnson and Zwaenepoel) */
+#include <stdlib.h>
+
+#include "core/proc.h"
+#include "core/wire.h"
+
+/*
+ * The receiver logs no message: it delivers at once, gives the delivery
+ * the next rsn and sends it back (RSN); the sender records the rsn beside
+ * the payload it keeps and acknowledges (RSN_ACK). The receiver sends
+ * nothing (and releases no output) that depends on a delivery until every
+ * delivery up to it is acknowledged: until then a crash may lose that
+ * state, but nobody saw it. The receiver's own log holds only its logged
+ * values, marks and spontaneous sends. A sender keeps each message until
+ * the receiver's checkpoint covers it (the ordinary ACK).
+ *
+ * `memory` mode keeps the rsns in the sender's memory and saves them with
+ * its checkpoints; `durable` mode commits payload and rsn to the sender's
+ * LMDB before acknowledging. A restarted memory-mode sender has lost the
+ * rsns of what it sent since its checkpoint: it asks those receivers to
+ * checkpoint (HELLO with F_LOST) and, until one has (ACK with F_COVERED),
+ * answers that receiver's replay requests as incomplete, which makes its
+ * recovery refuse (EGONE) instead of guessing.
+ */
+
+int mlogi_sb_open(mlog_proc *p, bool durable) {
+  sender_based *sb = calloc(1, sizeof *sb);
+  if (sb == NULL || (sb->peers = calloc(p->n, sizeof *sb->peers)) == NULL) {
+    free(sb);
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  }
+  sb->durable = durable;
+  p->sb = sb;
+  return MLOG_OK;
+}
+
+void mlogi_sb_free(mlog_proc *p) {
+  sender_based *sb = p->sb;
+  if (sb == NULL)
+    return;
+  for (uint32_t j = 0; j < p->n; j++)
+    free(sb->peers[j].wait);
+  free(sb->peers);
+  free(sb->acked);
+  mlogi_recvec_free(&sb->persist);
+  mlogi_recvec_free(&sb->got);
+  mlogi_recvec_free(&sb->sends);
+  mlogi_recvec_free(&sb->stash.values);
+  free(sb);
+  p->sb = NULL;
+}
+
+static void send_small(mlog_proc *p, uint32_t dst, uint8_t kind,
+                       uint16_t flags, uint64_t seq, uint64_t value) {
+  uint8_t buf[10];
+  size_t n = mlogi_varint_put(buf, value);
+  mlogi_send_frame(p, dst, kind, flags, seq, buf, (uint32_t)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receiver: rsns out, acknowledgements in                                  */
+
+/* Is delivery rsn acknowledged? The ring covers logged_rsn+1 .. p->rsn. */
+static uint8_t *acked_slot(sender_based *sb, uint64_t rsn) {
+  return &sb->acked[rsn % sb->acap];
+}
+
+static int grow_ring(mlog_proc *p, uint64_t rsn) {
+  sender_based *sb = p->sb;
+  if (rsn - sb->logged_rsn < sb->acap)
+    return MLOG_OK;
+  size_t cap = sb->acap ? 2 * sb->acap : 256;
+  while (cap <= rsn - sb->logged_rsn)
+    cap *= 2;
+  uint8_t *ring = calloc(cap, 1);
+  if (ring == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  for (uint64_t r = sb->logged_rsn + 1; sb->acap && r <= p->rsn; r++)
+    ring[r % cap] = *acked_slot(sb, r);
+  free(sb->acked);
+  sb->acked = ring;
+  sb->acap = cap;
+  return MLOG_OK;
+}
+
+static void advance_logged(mlog_proc *p) {
+  sender_based *sb = p->sb;
+  while (sb->logged_rsn < p->rsn && *acked_slot(sb, sb->logged_rsn + 1)) {
+    *acked_slot(sb, sb->logged_rsn + 1) = 0;
+    sb->logged_rsn++;
+  }
+}
+
+int mlogi_sb_delivered(mlog_proc *p, const mlog_record *rec) {
+  sender_based *sb = p->sb;
+  sbpeer *pe = &sb->peers[rec->src];
+  int rc = grow_ring(p, rec->rsn);
+  if (rc == MLOG_OK)
+    rc = mlogi_grow((void **)&pe->wait, &pe->capwait, pe->nwait + 1,
+                    sizeof *pe->wait);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  *acked_slot(sb, rec->rsn) = 0;
+  pe->wait[pe->nwait++] =
+      (rsnwait){.ssn = rec->ssn, .rsn = rec->rsn, .sent_at = mlogi_now_ms(p)};
+  send_small(p, rec->src, MLOGI_FRAME_RSN, 0, rec->ssn, rec->rsn);
+  return MLOG_OK;
+}
+
+static void on_rsn_ack(mlog_proc *p, uint32_t src, uint64_t ssn) {
+  sender_based *sb = p->sb;
+  sbpeer *pe = &sb->peers[src];
+  for (size_t i = 0; i < pe->nwait; i++) {
+    if (pe->wait[i].ssn != ssn)
+      continue;
+    if (pe->wait[i].rsn > sb->logged_rsn)
+      *acked_slot(sb, pe->wait[i].rsn) = 1;
+    pe->wait[i] = pe->wait[--pe->nwait];
+    advance_logged(p);
+    return;
+  }
+}
+
+void mlogi_sb_checkpointed(mlog_proc *p) {
+  sender_based *sb = p->sb;
+  for (uint32_t j = 0; j < p->n; j++) {
+    sbpeer *pe = &sb->peers[j];
+    pe->nwait = 0; /* the checkpoint holds what the rsns described */
+    p->ch[j].logged_mark = p->ch[j].recv_mark;
+    if (pe->ckpt_asked) {
+      mlogi_send_frame(p, j, MLOGI_FRAME_ACK, MLOGI_FRAME_F_COVERED,
+                       p->ch[j].logged_mark, NULL, 0);
+      p->ch[j].ack_sent = p->ch[j].logged_mark;
+      pe->ckpt_asked = false;
+    }
+  }
+  sb->logged_rsn = p->rsn;
+  sb->want_ckpt = false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sender: record rsns, answer replays                                      */
+
+static outmsg *find_sent(mlog_proc *p, uint32_t dst, uint64_t ssn) {
+  for (outmsg *m = p->ch[dst].out_head; m && m->ssn <= ssn; m = m->next)
+    if (m->ssn == ssn)
+      return m;
+  return NULL;
+}
+
+static int on_rsn(mlog_proc *p, const mlogi_frame *f) {
+  uint64_t rsn;
+  if (mlogi_varint_get(f->payload, f->payload_len, &rsn) == 0 || rsn == 0) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  outmsg *m = find_sent(p, f->src, f->seq);
+  if (m == NULL) {
+    if (f->seq <= p->ch[f->src].acked) /* covered by its checkpoint */
+      mlogi_send_frame(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, NULL, 0);
+    return MLOG_OK; /* not regenerated yet: it asks again */
+  }
+  if (m->rsn != 0 && f->incarnation < m->rsn_inc)
+    return MLOG_OK; /* from an older incarnation of the receiver */
+  bool changed = m->rsn != rsn || m->rsn_inc != f->incarnation;
+  m->rsn = rsn;
+  m->rsn_inc = f->incarnation;
+  if (!p->sb->durable || !changed) {
+    mlogi_send_frame(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, NULL, 0);
+    return MLOG_OK;
+  }
+  mlog_record rec = {.type = MLOG_REC_PAYLOAD,
+                     .flags = (uint8_t)m->flags,
+                     .src = p->id,
+                     .dst = f->src,
+                     .incarnation = m->rsn_inc,
+                     .ssn = m->ssn,
+                     .rsn = m->rsn,
+                     .payload = m->data,
+                     .payload_len = m->len};
+  int rc = mlogi_recvec_add(&p->sb->persist, &rec);
+  return rc ? mlogi_fail(&p->eb, rc, "out of memory") : MLOG_OK;
+}
+
+int mlogi_sb_persist(mlog_proc *p) {
+  recvec *v = &p->sb->persist;
+  if (v->n == 0)
+    return MLOG_OK;
+  mlogi_recvec_fix(v);
+  int rc = mlog_log_put_sent(p->log, v->recs, v->n);
+  if (rc != MLOG_OK) {
+    p->broken = true;
+    return mlogi_fail(&p->eb, rc, "keeping sent messages: %s",
+                      mlog_log_errmsg(p->log));
+  }
+  for (size_t i = 0; i < v->n; i++)
+    mlogi_send_frame(p, v->recs[i].dst, MLOGI_FRAME_RSN_ACK, 0, v->recs[i].ssn,
+                     NULL, 0);
+  mlogi_recvec_clear(v);
+  return MLOG_OK;
+}
+
+/* A recovering receiver asks for what we keep for it (after seq). */
+static void answer_replay(mlog_proc *p, uint32_t dst) {
+  uint64_t count = 0;
+  for (outmsg *m = p->ch[dst].out_head; m; m = m->next) {
+    if (!m->sent)
+      continue;
+    uint8_t small[256], head[20];
+    size_t k = mlogi_varint_put(head, m->rsn);
+    k += mlogi_varint_put(head + k, m->rsn_inc);
+    uint8_t *buf = k + m->len <= sizeof small ? small : malloc(k + m->len);
+    if (buf == NULL)
+      continue; /* it asks again when the count falls short */
+    memcpy(buf, head, k);
+    memcpy(buf + k, m->data, m->len);
+    mlogi_send_frame(p, dst, MLOGI_FRAME_DATA, MLOGI_FRAME_F_RSN, m->ssn, buf,
+                     (uint32_t)(k + m->len));
+    if (buf != small)
+      free(buf);
+    count++;
+  }
+  mlogi_send_frame(p, dst, MLOGI_FRAME_REPLAY_END,
+                   p->sb->peers[dst].lost ? MLOGI_FRAME_F_INCOMPLETE : 0,
+                   count, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recovering receiver: collect the answers                                 */
+
+static void forget_answers(sender_based *sb, uint32_t src) {
+  size_t k = 0;
+  for (size_t i = 0; i < sb->got.n; i++) {
+    if (sb->got.recs[i].src == src)
+      continue;
+    sb->got.recs[k] = sb->got.recs[i];
+    sb->got.offs[k++] = sb->got.offs[i];
+  }
+  sb->got.n = k;
+}
+
+static void ask_replay(mlog_proc *p, uint32_t j) {
+  sbpeer *pe = &p->sb->peers[j];
+  forget_answers(p->sb, j);
+  pe->replied = pe->incomplete = false;
+  pe->asked_at = mlogi_now_ms(p);
+  mlogi_send_frame(p, j, MLOGI_FRAME_HELLO,
+                   MLOGI_FRAME_F_REPLAY | (pe->lost ? MLOGI_FRAME_F_LOST : 0),
+                   p->ch[j].recv_mark, NULL, 0);
+}
+
+static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
+  sender_based *sb = p->sb;
+  uint64_t rsn, inc;
+  size_t a = mlogi_varint_get(f->payload, f->payload_len, &rsn), b = 0;
+  if (a)
+    b = mlogi_varint_get((const uint8_t *)f->payload + a, f->payload_len - a,
+                         &inc);
+  if (a == 0 || b == 0 || inc > UINT32_MAX) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  if (!sb->recovering || sb->peers[f->src].replied ||
+      f->seq <= p->ch[f->src].recv_mark)
+    return MLOG_OK;
+  mlog_record rec = {.type = MLOG_REC_DELIVERY,
+                     .src = f->src,
+                     .dst = p->id,
+                     .incarnation = (uint32_t)inc,
+                     .ssn = f->seq,
+                     .rsn = rsn,
+                     .payload = (const uint8_t *)f->payload + a + b,
+                     .payload_len = f->payload_len - (uint32_t)(a + b)};
+  int rc = mlogi_recvec_add(&sb->got, &rec);
+  return rc ? mlogi_fail(&p->eb, rc, "out of memory") : MLOG_OK;
+}
+
+static int on_replay_end(mlog_proc *p, const mlogi_frame *f) {
+  sender_based *sb = p->sb;
+  sbpeer *pe = &sb->peers[f->src];
+  if (!sb->recovering || pe->replied)
+    return MLOG_OK;
+  uint64_t have = 0;
+  for (size_t i = 0; i < sb->got.n; i++)
+    have += sb->got.recs[i].src == f->src;
+  if (have != f->seq) { /* some answers were lost on the way */
+    ask_replay(p, f->src);
+    return MLOG_OK;
+  }
+  pe->replied = true;
+  pe->incomplete = (f->flags & MLOGI_FRAME_F_INCOMPLETE) != 0;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (j != p->id && !sb->peers[j].replied)
+      return MLOG_OK;
+  return mlogi_sb_finish_recovery(p);
+}
+
+int mlogi_sb_on_frame(mlog_proc *p, const void *frame) {
+  const mlogi_frame *f = frame;
+  sbpeer *pe = &p->sb->peers[f->src];
+  switch (f->kind) {
+  case MLOGI_FRAME_RSN:
+    return on_rsn(p, f);
+  case MLOGI_FRAME_RSN_ACK:
+    on_rsn_ack(p, f->src, f->seq);
+    return MLOG_OK;
+  case MLOGI_FRAME_REPLAY_END:
+    return on_replay_end(p, f);
+  case MLOGI_FRAME_DATA:
+    return on_replayed(p, f);
+  case MLOGI_FRAME_ACK:
+    if (f->flags & MLOGI_FRAME_F_COVERED)
+      pe->lost = false;
+    return MLOG_OK;
+  default: /* HELLO */
+    if (f->flags & MLOGI_FRAME_F_LOST) {
+      pe->ckpt_asked = true;
+      p->sb->want_ckpt = true;
+    }
+    if (f->flags & MLOGI_FRAME_F_REPLAY)
+      answer_replay(p, f->src);
+    return MLOG_OK;
+  }
+}
+
+void mlogi_sb_hello(mlog_proc *p, uint32_t dst) {
+  sender_based *sb = p->sb;
+  if (sb->recovering) {
+    ask_replay(p, dst);
+    return;
+  }
+  sbpeer *pe = &sb->peers[dst];
+  if (pe->lost)
+    pe->lost_asked_at = mlogi_now_ms(p);
+  mlogi_send_frame(p, dst, MLOGI_FRAME_HELLO, pe->lost ? MLOGI_FRAME_F_LOST : 0,
+                   p->ch[dst].logged_mark, NULL, 0);
+}
+
+void mlogi_sb_settle(mlog_proc *p) {
+  sender_based *sb = p->sb;
+  uint64_t now = mlogi_now_ms(p), rto = p->cfg.retransmit_ms;
+  for (uint32_t j = 0; j < p->n; j++) {
+    if (j == p->id)
+      continue;
+    sbpeer *pe = &sb->peers[j];
+    for (size_t i = 0; i < pe->nwait; i++)
+      if (now - pe->wait[i].sent_at >= rto) {
+        send_small(p, j, MLOGI_FRAME_RSN, 0, pe->wait[i].ssn, pe->wait[i].rsn);
+        pe->wait[i].sent_at = now;
+      }
+    if (sb->recovering && !pe->replied && now - pe->asked_at >= rto)
+      ask_replay(p, j);
+    else if (!sb->recovering && pe->lost && now - pe->lost_asked_at >= rto)
+      mlogi_sb_hello(p, j);
+  }
+}

@@ -1,0 +1,191 @@
+/* sender_replay.c - recovery under sender-based logging */
+#include <stdlib.h>
+
+#include "core/proc.h"
+
+/*
+ * The restarted process restored its checkpoint and read its own log: the
+ * values its handlers took, the outputs it released and its spontaneous
+ * sends (kept in order, each with the rsn it followed). Its deliveries are
+ * in its senders' memories or logs: it asks every peer (HELLO with
+ * F_REPLAY) for the messages it keeps for it, each with the rsn given (0:
+ * none). Once all have answered, it replays the messages with rsns after
+ * the checkpoint in rsn order, as far as they run without a gap: those are
+ * the deliveries whose rsns were acknowledged, the only ones anything
+ * could depend on. It then ends its incarnation there (later values in its
+ * log are void) and delivers the other messages anew, with new rsns.
+ */
+
+/* A spontaneous send of the log, at its place after delivery rsn. */
+static int send_due(mlog_proc *p, uint64_t upto) {
+  sender_based *sb = p->sb;
+  mlogi_recvec_fix(&sb->sends);
+  while (sb->next_send < sb->sends.n) {
+    const mlog_record *rec = &sb->sends.recs[sb->next_send];
+    uint64_t end = mlog_log_incarnation_end(p->log, rec->incarnation);
+    /* Its place was lost: it went again where the recovery that lost it
+     * got, with the next ssn. */
+    bool again = rec->rsn > end;
+    if ((again ? end : rec->rsn) > upto)
+      return MLOG_OK;
+    channel *ch = &p->ch[rec->dst];
+    if (!again && rec->ssn != ch->send_ssn + 1)
+      return mlogi_fail(&p->eb, MLOG_EDIVERGED,
+                        "logged send %llu to %u does not follow the replayed "
+                        "sends",
+                        (unsigned long long)rec->ssn, rec->dst);
+    int rc = mlogi_send_logged(p, rec->dst, ch->send_ssn + 1, rec->payload,
+                               rec->payload_len);
+    if (rc != MLOG_OK)
+      return rc;
+    sb->next_send++;
+  }
+  return MLOG_OK;
+}
+
+/* The answer that holds delivery rsn, or NULL. */
+static mlog_record *answer_with(mlog_proc *p, uint64_t rsn) {
+  recvec *got = &p->sb->got;
+  for (size_t i = 0; i < got->n; i++) {
+    mlog_record *rec = &got->recs[i];
+    if (rec->rsn == rsn && rec->type == MLOG_REC_DELIVERY &&
+        rsn <= mlog_log_incarnation_end(p->log, rec->incarnation) &&
+        rec->ssn == p->ch[rec->src].recv_mark + 1)
+      return rec;
+  }
+  return NULL;
+}
+
+/* Replay the acknowledged deliveries, in rsn order, without a gap. */
+static int replay_logged(mlog_proc *p) {
+  int rc = send_due(p, p->rsn);
+  mlog_record *rec;
+  while (rc == MLOG_OK && (rec = answer_with(p, p->rsn + 1)) != NULL) {
+    p->ch[rec->src].recv_mark = rec->ssn;
+    rec->type = MLOG_REC_CONTROL; /* consumed */
+    p->next_rsn = rec->rsn;
+    rc = mlogi_deliver(p, rec);
+    if (rc == MLOG_OK)
+      rc = send_due(p, p->rsn);
+  }
+  return rc;
+}
+
+/* Take the other answers as new deliveries, channel by channel in ssn
+ * order (the normal path logs nothing, delivers and sends their rsns). */
+static int deliver_anew(mlog_proc *p) {
+  recvec *got = &p->sb->got;
+  for (bool found = true; found;) {
+    found = false;
+    for (size_t i = 0; i < got->n; i++) {
+      mlog_record *rec = &got->recs[i];
+      channel *ch = &p->ch[rec->src];
+      if (rec->type != MLOG_REC_DELIVERY || rec->ssn != ch->recv_mark + 1)
+        continue;
+      mlog_record fresh = *rec;
+      fresh.incarnation = p->incarnation;
+      fresh.rsn = ++p->next_rsn;
+      if (mlogi_recvec_add(&p->dlv, &fresh) != MLOG_OK)
+        return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+      ch->recv_mark = rec->ssn;
+      rec->type = MLOG_REC_CONTROL;
+      found = true;
+    }
+  }
+  return MLOG_OK;
+}
+
+int mlogi_sb_finish_recovery(mlog_proc *p) {
+  sender_based *sb = p->sb;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (j != p->id && sb->peers[j].incomplete)
+      return mlogi_fail(&p->eb, MLOG_EGONE,
+                        "process %u lost the rsns of messages it sent here "
+                        "since this process's checkpoint (memory mode, "
+                        "concurrent failures): recovery cannot replay them",
+                        j);
+  mlogi_recvec_fix(&sb->got);
+  int rc = replay_logged(p);
+  if (rc == MLOG_OK && mlog_log_end_incarnation(p->log, p->rsn) != MLOG_OK)
+    rc = mlogi_fail(&p->eb, MLOG_EIO, "ending incarnation %u: %s",
+                    p->incarnation, mlog_log_errmsg(p->log));
+  if (rc == MLOG_OK) {
+    p->incarnation = mlog_log_incarnation(p->log);
+    p->replay = NULL;
+    p->stats.recovered_rsn = p->rsn;
+    rc = send_due(p, UINT64_MAX);
+  }
+  if (rc == MLOG_OK)
+    rc = deliver_anew(p);
+  if (rc != MLOG_OK) {
+    p->broken = true;
+    return rc;
+  }
+  sb->recovering = false;
+  sb->logged_rsn = p->rsn;
+  mlogi_recvec_free(&sb->got);
+  mlogi_recvec_free(&sb->sends);
+  mlogi_recvec_free(&sb->stash.values);
+  for (uint32_t j = 0; j < p->n; j++)
+    if (p->ch[j].out_head == NULL)
+      sb->peers[j].lost = false; /* nothing of ours it could need */
+  return MLOG_OK;
+}
+
+/* A kept message from the sender log (durable mode): its rsn, or the
+ * message itself when replay has not regenerated it yet. */
+static int restore_kept(void *arg, const mlog_record *rec) {
+  mlog_proc *p = arg;
+  channel *ch = &p->ch[rec->dst];
+  if (rec->dst >= p->n || rec->ssn <= ch->acked)
+    return MLOG_OK;
+  for (outmsg *m = ch->out_head; m; m = m->next)
+    if (m->ssn == rec->ssn) {
+      m->rsn = rec->rsn;
+      m->rsn_inc = rec->incarnation;
+      return MLOG_OK;
+    }
+  outmsg **at = &ch->out_head, *prev = NULL;
+  while (*at && (*at)->ssn < rec->ssn) {
+    prev = *at;
+    at = &(*at)->next;
+  }
+  /* Replay regenerates it later at this ssn (mlogi_send_logged keeps this
+   * one): send_ssn stays where the checkpoint put it. */
+  outmsg *m = malloc(sizeof *m + rec->payload_len);
+  if (m == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  *m = (outmsg){.next = *at,
+                .ssn = rec->ssn,
+                .sent = true,
+                .flags = rec->flags,
+                .rsn = rec->rsn,
+                .rsn_inc = rec->incarnation,
+                .len = rec->payload_len};
+  memcpy(m->data, rec->payload, rec->payload_len);
+  if (*at == NULL)
+    ch->out_tail = m;
+  *at = m;
+  if (prev == NULL && m->next == NULL)
+    ch->out_tail = m;
+  return MLOG_OK;
+}
+
+int mlogi_sb_start_recovery(mlog_proc *p, bool had_past) {
+  sender_based *sb = p->sb;
+  sb->logged_rsn = p->rsn;
+  if (!had_past)
+    return MLOG_OK;
+  if (sb->durable) {
+    int rc = mlog_log_scan_sent(p->log, restore_kept, p);
+    if (rc != MLOG_OK)
+      return mlogi_fail(&p->eb, rc, "the kept messages: %s",
+                        mlog_log_errmsg(p->log));
+  }
+  for (uint32_t j = 0; j < p->n; j++)
+    sb->peers[j].lost = !sb->durable && j != p->id;
+  sb->recovering = p->n > 1;
+  if (!sb->recovering)
+    return mlogi_sb_finish_recovery(p);
+  return MLOG_OK;
+}
