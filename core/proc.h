@@ -115,7 +115,7 @@ typedef struct sbpeer {
   bool ckpt_asked; /* it lost rsns of messages it sent me: checkpoint */
   /* my recovery: what it sent back */
   bool replied, incomplete;
-  uint64_t expected, asked_at;
+  uint64_t asked_at, ask_every;
 } sbpeer;
 
 /* The state of sender-based logging (NULL under the other protocols). */

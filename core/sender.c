@@ -200,11 +200,12 @@ int mlogi_sb_persist(mlog_proc *p) {
   return MLOG_OK;
 }
 
-/* A recovering receiver asks for what we keep for it (after seq). */
-static void answer_replay(mlog_proc *p, uint32_t dst) {
+/* A recovering receiver asks for what we keep for it after ssn `after`:
+ * the messages that left, then how many they were. */
+static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after) {
   uint64_t count = 0;
   for (outmsg *m = p->ch[dst].out_head; m; m = m->next) {
-    if (!m->sent)
+    if (!m->sent || m->ssn <= after)
       continue;
     uint8_t small[256], head[20];
     size_t k = mlogi_varint_put(head, m->rsn);
@@ -228,21 +229,23 @@ static void answer_replay(mlog_proc *p, uint32_t dst) {
 /* ------------------------------------------------------------------------ */
 /* Recovering receiver: collect the answers                                 */
 
-static void forget_answers(sender_based *sb, uint32_t src) {
-  size_t k = 0;
-  for (size_t i = 0; i < sb->got.n; i++) {
-    if (sb->got.recs[i].src == src)
-      continue;
-    sb->got.recs[k] = sb->got.recs[i];
-    sb->got.offs[k++] = sb->got.offs[i];
-  }
-  sb->got.n = k;
+/* The answer already taken for (src, ssn), or NULL. Answers to repeated
+ * requests overlap: the newest rsn wins, the payload is the same. */
+static mlog_record *answer_for(sender_based *sb, uint32_t src, uint64_t ssn) {
+  for (size_t i = 0; i < sb->got.n; i++)
+    if (sb->got.recs[i].src == src && sb->got.recs[i].ssn == ssn)
+      return &sb->got.recs[i];
+  return NULL;
 }
 
+/* Ask again after a timeout that doubles (answers may take longer than
+ * one), up to 8 retransmit timeouts. */
 static void ask_replay(mlog_proc *p, uint32_t j) {
   sbpeer *pe = &p->sb->peers[j];
-  forget_answers(p->sb, j);
-  pe->replied = pe->incomplete = false;
+  uint64_t rto = p->cfg.retransmit_ms;
+  pe->ask_every = pe->ask_every == 0 ? rto
+                  : pe->ask_every < 8 * rto ? 2 * pe->ask_every
+                                            : pe->ask_every;
   pe->asked_at = mlogi_now_ms(p);
   mlogi_send_frame(p, j, MLOGI_FRAME_HELLO,
                    MLOGI_FRAME_F_REPLAY | (pe->lost ? MLOGI_FRAME_F_LOST : 0),
@@ -263,6 +266,12 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
   if (!sb->recovering || sb->peers[f->src].replied ||
       f->seq <= p->ch[f->src].recv_mark)
     return MLOG_OK;
+  mlog_record *had = answer_for(sb, f->src, f->seq);
+  if (had) {
+    had->rsn = rsn;
+    had->incarnation = (uint32_t)inc;
+    return MLOG_OK;
+  }
   mlog_record rec = {.type = MLOG_REC_DELIVERY,
                      .src = f->src,
                      .dst = p->id,
@@ -280,13 +289,13 @@ static int on_replay_end(mlog_proc *p, const mlogi_frame *f) {
   sbpeer *pe = &sb->peers[f->src];
   if (!sb->recovering || pe->replied)
     return MLOG_OK;
+  /* Answers are unique by ssn and every earlier answer is part of this
+   * one (the peer only adds messages, it drops none we asked for). */
   uint64_t have = 0;
   for (size_t i = 0; i < sb->got.n; i++)
     have += sb->got.recs[i].src == f->src;
-  if (have != f->seq) { /* some answers were lost on the way */
-    ask_replay(p, f->src);
-    return MLOG_OK;
-  }
+  if (have < f->seq)
+    return MLOG_OK; /* some answers were lost: the timeout asks again */
   pe->replied = true;
   pe->incomplete = (f->flags & MLOGI_FRAME_F_INCOMPLETE) != 0;
   for (uint32_t j = 0; j < p->n; j++)
@@ -318,7 +327,7 @@ int mlogi_sb_on_frame(mlog_proc *p, const void *frame) {
       p->sb->want_ckpt = true;
     }
     if (f->flags & MLOGI_FRAME_F_REPLAY)
-      answer_replay(p, f->src);
+      answer_replay(p, f->src, f->seq);
     return MLOG_OK;
   }
 }
@@ -348,7 +357,7 @@ void mlogi_sb_settle(mlog_proc *p) {
         send_small(p, j, MLOGI_FRAME_RSN, 0, pe->wait[i].ssn, pe->wait[i].rsn);
         pe->wait[i].sent_at = now;
       }
-    if (sb->recovering && !pe->replied && now - pe->asked_at >= rto)
+    if (sb->recovering && !pe->replied && now - pe->asked_at >= pe->ask_every)
       ask_replay(p, j);
     else if (!sb->recovering && pe->lost && now - pe->lost_asked_at >= rto)
       mlogi_sb_hello(p, j);

@@ -220,6 +220,9 @@ static void crash(run *r, uint32_t i, crash_kind kind) {
   node *nd = &r->nodes[i];
   if (nd->p == NULL)
     return;
+  mlog_proc_stats st;
+  mlog_proc_get_stats(nd->p, &st);
+  r->failed_opens += st.recovering; /* sender-based: a crash in recovery */
   if (kind == CRASH_CHECKPOINT) {
     mlogi_faults f = {.site = MLOGI_FAULT_PUT,
                       .kind = MLOGI_FAULT_EIO,
@@ -285,10 +288,17 @@ static int originate(run *r) {
   return MLOG_OK;
 }
 
-/* Every process up, none recovering or exposed by lost rsns. */
-static bool quiet(const run *r) {
-  for (uint32_t i = 0; i < r->n; i++) {
+/* May process `who` crash now? Sender-based memory mode survives one
+ * failure at a time: every other process must be up, done recovering and
+ * hold no lost rsns (its own recovery may fail again, that is the same
+ * failure). */
+static bool may_crash(const run *r, uint32_t who) {
+  if (r->nodes[who].p == NULL)
+    return false;
+  for (uint32_t i = 0; r->one_at_a_time && i < r->n; i++) {
     mlog_proc_stats st;
+    if (i == who)
+      continue;
     if (r->nodes[i].p == NULL)
       return false;
     mlog_proc_get_stats(r->nodes[i].p, &st);
@@ -309,16 +319,14 @@ static bool crash_due(run *r, uint32_t *who, crash_kind *kind) {
   if (r->crashes_done >= r->o->crashes ||
       r->crash_steps[r->crashes_done] > r->step)
     return false;
-  if (r->one_at_a_time && !quiet(r))
-    return false; /* the crash waits until the last one is repaired */
-  r->crashes_done++;
-  uint32_t up = 0; /* crash a process that is up, if any */
+  uint32_t can = 0; /* crash a process that may crash, if any */
   for (uint32_t i = 0; i < r->n; i++)
-    up += r->nodes[i].p != NULL;
-  if (up == 0)
-    return false;
-  uint32_t pick = (uint32_t)(mlog_sim_random(r->sim) % up);
-  for (*who = 0; r->nodes[*who].p == NULL || pick-- > 0; (*who)++)
+    can += may_crash(r, i);
+  if (can == 0)
+    return false; /* the crash waits until one may happen */
+  r->crashes_done++;
+  uint32_t pick = (uint32_t)(mlog_sim_random(r->sim) % can);
+  for (*who = 0; !may_crash(r, *who) || pick-- > 0; (*who)++)
     ;
   *kind = (crash_kind)(mlog_sim_random(r->sim) % 3);
   return true;
@@ -619,11 +627,12 @@ static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
 static void report(const sim_opts *o, const totals *t) {
   bool ok = t->failed == 0;
   if (!o->json || !ok)
-    printf("%s: %s, %llu procs, %llu messages, seed %llu: %llu run(s), "
+    printf("%s: %s%s, %llu procs, %llu messages, seed %llu: %llu run(s), "
            "%llu delivered, %llu duplicates, %llu lost, %llu divergences, "
            "%llu crashes, %llu recoveries (%llu replayed), %llu rollbacks "
            "(%llu orphan states)\n",
-           ok ? "ok" : "FAILED", o->protocol, (unsigned long long)o->procs,
+           ok ? "ok" : "FAILED", o->protocol, o->durable ? " (durable)" : "",
+           (unsigned long long)o->procs,
            (unsigned long long)o->messages, (unsigned long long)o->seed,
            (unsigned long long)t->runs, (unsigned long long)t->delivered,
            (unsigned long long)t->duplicates, (unsigned long long)t->lost,
@@ -632,10 +641,11 @@ static void report(const sim_opts *o, const totals *t) {
            (unsigned long long)t->rollbacks,
            (unsigned long long)t->orphans_detected);
   if (!ok)
-    printf("first failure: %s (rerun: mlog sim --protocol %s --procs %llu "
+    printf("first failure: %s (rerun: mlog sim --protocol %s%s --procs %llu "
            "--messages %llu --crashes %llu --seed %llu%s)\n",
-           t->error, o->protocol, (unsigned long long)o->procs,
-           (unsigned long long)o->messages, (unsigned long long)o->crashes,
+           t->error, o->protocol, o->durable ? " --durable" : "",
+           (unsigned long long)o->procs, (unsigned long long)o->messages,
+           (unsigned long long)o->crashes,
            (unsigned long long)t->first_failed_seed,
            o->exhaustive ? " --exhaustive" : "");
   if (!o->json)
@@ -659,6 +669,7 @@ static void report(const sim_opts *o, const totals *t) {
                         json_integer((json_int_t)t->in_recovery));
     json_object_set_new(j, "failed_runs", json_integer((json_int_t)t->failed));
     json_object_set_new(j, "rollbacks", json_integer((json_int_t)t->rollbacks));
+    json_object_set_new(j, "durable", json_boolean(o->durable));
     json_object_set_new(j, "orphans_detected",
                         json_integer((json_int_t)t->orphans_detected));
     json_object_set_new(j, "orphans_computed",
