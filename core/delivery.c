@@ -81,13 +81,20 @@ int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,
                 .len = (uint32_t)len};
   if (len)
     memcpy(m->data, data, len);
-  channel *ch = &p->ch[dst];
-  if (ch->out_tail)
-    ch->out_tail->next = m;
-  else
-    ch->out_head = m;
-  ch->out_tail = m;
+  mlogi_outbox_insert(&p->ch[dst], m);
   return MLOG_OK;
+}
+
+void mlogi_outbox_insert(channel *ch, outmsg *m) {
+  outmsg **at = &ch->out_head;
+  if (ch->out_tail && ch->out_tail->ssn < m->ssn)
+    at = &ch->out_tail->next; /* the usual case: the newest */
+  while (*at && (*at)->ssn < m->ssn)
+    at = &(*at)->next;
+  m->next = *at;
+  *at = m;
+  if (m->next == NULL)
+    ch->out_tail = m;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -255,6 +262,7 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
     return MLOG_OK; /* replay regenerated a send the peer logged, or one
                        the sender log kept */
   outmsg *prev = ch->out_tail;
+  bool newest = prev == NULL || prev->ssn < ssn;
   int rc;
   if (p->opt) {
     uint8_t *data;
@@ -267,9 +275,10 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
   } else {
     rc = mlogi_outbox_push(p, dst, ssn, 0, msg, len);
   }
-  /* Leave at once unless it must wait (FIFO: behind an unsent one). */
-  if (rc == MLOG_OK && may_leave(p, ch->out_tail, 0) && p->replay == NULL &&
-      (prev == NULL || prev->sent))
+  /* Leave at once unless it must wait (FIFO: behind an unsent one; one
+   * placed among kept messages leaves with the next settle). */
+  if (rc == MLOG_OK && newest && may_leave(p, ch->out_tail, 0) &&
+      p->replay == NULL && (prev == NULL || prev->sent))
     transmit(p, dst, ch->out_tail);
   return rc;
 }

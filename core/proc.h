@@ -230,6 +230,9 @@ void mlogi_proc_set_faults(mlog_proc *p, mlogi_faults *faults);
 int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,
                       const void *data, size_t len);
 
+/* Put m into the channel's outbox, which is kept in ssn order. */
+void mlogi_outbox_insert(channel *ch, outmsg *m);
+
 /* Send one control frame. */
 void mlogi_send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint16_t flags,
                       uint64_t seq, const void *payload, uint32_t len);

@@ -136,8 +136,11 @@ int mlogi_sb_finish_recovery(mlog_proc *p) {
  * message itself when replay has not regenerated it yet. */
 static int restore_kept(void *arg, const mlog_record *rec) {
   mlog_proc *p = arg;
+  if (rec->dst >= p->n || rec->dst == p->id)
+    return mlogi_fail(&p->eb, MLOG_ECORRUPT, "a kept message for process %u",
+                      rec->dst);
   channel *ch = &p->ch[rec->dst];
-  if (rec->dst >= p->n || rec->ssn <= ch->acked)
+  if (rec->ssn <= ch->acked)
     return MLOG_OK;
   for (outmsg *m = ch->out_head; m; m = m->next)
     if (m->ssn == rec->ssn) {
@@ -145,29 +148,19 @@ static int restore_kept(void *arg, const mlog_record *rec) {
       m->rsn_inc = rec->incarnation;
       return MLOG_OK;
     }
-  outmsg **at = &ch->out_head, *prev = NULL;
-  while (*at && (*at)->ssn < rec->ssn) {
-    prev = *at;
-    at = &(*at)->next;
-  }
   /* Replay regenerates it later at this ssn (mlogi_send_logged keeps this
    * one): send_ssn stays where the checkpoint put it. */
   outmsg *m = malloc(sizeof *m + rec->payload_len);
   if (m == NULL)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
-  *m = (outmsg){.next = *at,
-                .ssn = rec->ssn,
+  *m = (outmsg){.ssn = rec->ssn,
                 .sent = true,
                 .flags = rec->flags,
                 .rsn = rec->rsn,
                 .rsn_inc = rec->incarnation,
                 .len = rec->payload_len};
   memcpy(m->data, rec->payload, rec->payload_len);
-  if (*at == NULL)
-    ch->out_tail = m;
-  *at = m;
-  if (prev == NULL && m->next == NULL)
-    ch->out_tail = m;
+  mlogi_outbox_insert(ch, m);
   return MLOG_OK;
 }
 

@@ -374,11 +374,16 @@ static int step(run *r, bool *idle) {
   return MLOG_OK;
 }
 
+/* Idle rounds (100 virtual ms each, nothing in flight) that end a run:
+ * ten resend timeouts, so that a frame lost several times over is resent
+ * before the run is judged. */
+#define QUIET_ROUNDS 20
+
 static bool finished(const run *r, int idle_rounds) {
   bool crashes_left = r->o->exhaustive ? r->step < r->crash_at_step
                                        : r->crashes_done < r->o->crashes;
   return r->originated >= r->o->messages && !crashes_left && all_up(r) &&
-         idle_rounds >= 3;
+         idle_rounds >= QUIET_ROUNDS;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -432,6 +437,7 @@ static int judge(run *r, verdict *v) {
     v->outputs += o->outputs;
   }
   qsort(keys, k, sizeof *keys, cmp_u64);
+
   for (uint64_t j = 0; j < k; j++) {
     if (keys[j] == 0 || (j > 0 && keys[j] == keys[j - 1]))
       v->duplicates += keys[j] != 0;
