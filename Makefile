@@ -73,7 +73,7 @@ help:
 	@echo "make demo       build, then run examples/demo.sh"
 	@echo "make test       debug build + all tests (build/dev)"
 	@echo "make asan-test  tests under AddressSanitizer + UBSan (build/asan)"
-	@echo "make tsan-test  tests under ThreadSanitizer (build/tsan)"
+	@echo "make tsan-test  tests under ThreadSanitizer (build/tsan; TSAN_LABEL=smoke: threaded ones only)"
 	@echo "make bench      release build, then bench/run.sh (BENCH_MODE=$(BENCH_MODE))"
 	@echo "make fuzz       libFuzzer, FUZZ_SECONDS=$(FUZZ_SECONDS) per target (FUZZ_MERGE=1 to grow test/fuzz/corpus)"
 	@echo "make format     clang-format -i on every .c/.h"
@@ -120,7 +120,7 @@ tsan-test: deps-asan
 	@echo "==> tsan-test: TSan build + ctest (build/tsan)"
 	@$(call configure,tsan)
 	cmake --build --preset tsan -j$(JOBS)
-	ctest --preset tsan -j$(JOBS)
+	ctest --preset tsan -j$(JOBS) $(if $(TSAN_LABEL),-L $(TSAN_LABEL))
 
 bench: deps-bench
 	@echo "==> bench: release build, then bench/run.sh ($(BENCH_MODE))"

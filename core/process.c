@@ -336,7 +336,9 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
   if (rc != MLOG_OK)
     return rc;
   settle(p);
-  rc = commit(p); /* output records settle may have added */
+  /* The output records settle may have added, durable before the
+   * checkpoint covers them (and an eager logger's thread idle). */
+  rc = mlogi_commit_durably(p);
   mlog_buf buf = {0};
   if (rc == MLOG_OK)
     rc = mlogi_state_encode(p, &buf);
