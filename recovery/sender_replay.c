@@ -175,6 +175,10 @@ int mlogi_sb_start_recovery(mlog_proc *p, bool had_past) {
       return mlogi_fail(&p->eb, rc, "the kept messages: %s",
                         mlog_log_errmsg(p->log));
   }
+  if (p->replay == NULL) /* no checkpoint and an empty log: the deliveries
+                            the peers send back are replayed all the same */
+    p->replay = &sb->stash;
+  sb->stash.tail = true; /* values never logged are produced afresh */
   for (uint32_t j = 0; j < p->n; j++)
     sb->peers[j].lost = !sb->durable && j != p->id;
   sb->recovering = p->n > 1;
