@@ -152,6 +152,8 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
     return mlogi_fail(&p->eb, rc, "out of memory for a received message");
   ch->recv_mark = f->seq;
   p->next_rsn++;
+  if (p->sb && p->sb->got.n > 0) /* replay answers that waited for it */
+    return mlogi_sb_deliver_answers(p);
   return MLOG_OK;
 }
 

@@ -127,7 +127,8 @@ typedef struct sender_based {
   size_t acap;
   recvec persist; /* durable: rsns to commit before acknowledging them */
   bool recovering; /* waiting for the peers' replay answers */
-  recvec got;      /* their answers: DELIVERY records (rsn 0: none) */
+  recvec got;      /* their answers: DELIVERY records (rsn 0: none); after
+                      recovery, those still waiting for their turn */
   recvec sends;    /* spontaneous sends of the log, replayed in place */
   size_t next_send;
   replay_stash stash; /* values of the log, for the replayed deliveries */
@@ -335,6 +336,9 @@ int mlogi_sb_start_recovery(mlog_proc *p, bool had_past);
 /* Every peer answered: replay the logged deliveries in rsn order, end the
  * incarnation, deliver the rest anew (recovery/sender_replay.c). */
 int mlogi_sb_finish_recovery(mlog_proc *p);
+
+/* Deliver, as new deliveries, the replay answers whose turn has come. */
+int mlogi_sb_deliver_answers(mlog_proc *p);
 
 /* The HELLO a (re)started process sends each peer. */
 void mlogi_sb_hello(mlog_proc *p, uint32_t dst);

@@ -72,9 +72,13 @@ static int replay_logged(mlog_proc *p) {
 }
 
 /* Take the other answers as new deliveries, channel by channel in ssn
- * order (the normal path logs nothing, delivers and sends their rsns). */
-static int deliver_anew(mlog_proc *p) {
+ * order (the normal path logs nothing, delivers and sends their rsns).
+ * An answer behind a message its sender has not sent yet (still held,
+ * regenerated after the ones it kept) waits for that one: the data path
+ * calls this again after each message it takes. */
+int mlogi_sb_deliver_answers(mlog_proc *p) {
   recvec *got = &p->sb->got;
+  size_t left = 0;
   for (bool found = true; found;) {
     found = false;
     for (size_t i = 0; i < got->n; i++) {
@@ -92,6 +96,11 @@ static int deliver_anew(mlog_proc *p) {
       found = true;
     }
   }
+  for (size_t i = 0; i < got->n; i++)
+    left += got->recs[i].type == MLOG_REC_DELIVERY &&
+            got->recs[i].ssn > p->ch[got->recs[i].src].recv_mark;
+  if (left == 0)
+    mlogi_recvec_free(got);
   return MLOG_OK;
 }
 
@@ -116,14 +125,13 @@ int mlogi_sb_finish_recovery(mlog_proc *p) {
     rc = send_due(p, UINT64_MAX);
   }
   if (rc == MLOG_OK)
-    rc = deliver_anew(p);
+    rc = mlogi_sb_deliver_answers(p);
   if (rc != MLOG_OK) {
     p->broken = true;
     return rc;
   }
   sb->recovering = false;
   sb->logged_rsn = p->rsn;
-  mlogi_recvec_free(&sb->got);
   mlogi_recvec_free(&sb->sends);
   mlogi_recvec_free(&sb->stash.values);
   for (uint32_t j = 0; j < p->n; j++)
