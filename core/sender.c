@@ -200,16 +200,21 @@ int mlogi_sb_persist(mlog_proc *p) {
   return MLOG_OK;
 }
 
-/* A recovering receiver asks for what we keep for it after ssn `after`:
- * the messages that left, then how many they were. */
-static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after) {
+/* A recovering receiver asks (request `req`) for what we keep for it after
+ * ssn `after`: the messages that left, in ssn order, then how many they
+ * were. Each frame names the request it answers. */
+static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after,
+                          uint64_t req) {
   uint64_t count = 0;
+  uint8_t tail[10];
+  size_t tlen = mlogi_varint_put(tail, req);
   for (outmsg *m = p->ch[dst].out_head; m; m = m->next) {
     if (!m->sent || m->ssn <= after)
       continue;
-    uint8_t small[256], head[20];
+    uint8_t small[256], head[30];
     size_t k = mlogi_varint_put(head, m->rsn);
     k += mlogi_varint_put(head + k, m->rsn_inc);
+    k += mlogi_varint_put(head + k, req);
     uint8_t *buf = k + m->len <= sizeof small ? small : malloc(k + m->len);
     if (buf == NULL)
       continue; /* it asks again when the count falls short */
@@ -223,14 +228,16 @@ static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after) {
   }
   mlogi_send_frame(p, dst, MLOGI_FRAME_REPLAY_END,
                    p->sb->peers[dst].lost ? MLOGI_FRAME_F_INCOMPLETE : 0,
-                   count, NULL, 0);
+                   count, tail, (uint32_t)tlen);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Recovering receiver: collect the answers                                 */
 
 /* The answer already taken for (src, ssn), or NULL. Answers to repeated
- * requests overlap: the newest rsn wins, the payload is the same. */
+ * requests overlap (a peer that restarted meanwhile may even answer less:
+ * what it has not regenerated yet): the newest rsn wins, the payload is
+ * the same. Only the frames of the latest request count towards its end. */
 static mlog_record *answer_for(sender_based *sb, uint32_t src, uint64_t ssn) {
   for (size_t i = 0; i < sb->got.n; i++)
     if (sb->got.recs[i].src == src && sb->got.recs[i].ssn == ssn)
@@ -247,39 +254,59 @@ static void ask_replay(mlog_proc *p, uint32_t j) {
                   : pe->ask_every < 8 * rto ? 2 * pe->ask_every
                                             : pe->ask_every;
   pe->asked_at = mlogi_now_ms(p);
+  pe->req++;
+  pe->req_have = pe->req_last = 0;
+  uint8_t req[10];
+  size_t n = mlogi_varint_put(req, pe->req);
   mlogi_send_frame(p, j, MLOGI_FRAME_HELLO,
                    MLOGI_FRAME_F_REPLAY | (pe->lost ? MLOGI_FRAME_F_LOST : 0),
-                   p->ch[j].recv_mark, NULL, 0);
+                   p->ch[j].recv_mark, req, (uint32_t)n);
+}
+
+/* Varints at the start of a payload; false when malformed. */
+static bool get_varints(const mlogi_frame *f, uint64_t *v, size_t n,
+                        size_t *used) {
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t k = mlogi_varint_get((const uint8_t *)f->payload + at,
+                                f->payload_len - at, &v[i]);
+    if (k == 0)
+      return false;
+    at += k;
+  }
+  *used = at;
+  return true;
 }
 
 static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
   sender_based *sb = p->sb;
-  uint64_t rsn, inc;
-  size_t a = mlogi_varint_get(f->payload, f->payload_len, &rsn), b = 0;
-  if (a)
-    b = mlogi_varint_get((const uint8_t *)f->payload + a, f->payload_len - a,
-                         &inc);
-  if (a == 0 || b == 0 || inc > UINT32_MAX) {
+  sbpeer *pe = &sb->peers[f->src];
+  uint64_t v[3]; /* rsn, incarnation, request */
+  size_t used;
+  if (!get_varints(f, v, 3, &used) || v[1] > UINT32_MAX) {
     p->stats.bad_frames++;
     return MLOG_OK;
   }
-  if (!sb->recovering || sb->peers[f->src].replied ||
-      f->seq <= p->ch[f->src].recv_mark)
+  if (!sb->recovering || pe->replied || f->seq <= p->ch[f->src].recv_mark)
     return MLOG_OK;
+  if (v[2] == pe->req && f->seq > pe->req_last) { /* in ssn order */
+    pe->req_have++;
+    pe->req_last = f->seq;
+  }
   mlog_record *had = answer_for(sb, f->src, f->seq);
   if (had) {
-    had->rsn = rsn;
-    had->incarnation = (uint32_t)inc;
+    had->rsn = v[0];
+    had->incarnation = (uint32_t)v[1];
     return MLOG_OK;
   }
   mlog_record rec = {.type = MLOG_REC_DELIVERY,
                      .src = f->src,
                      .dst = p->id,
-                     .incarnation = (uint32_t)inc,
+                     .incarnation = (uint32_t)v[1],
                      .ssn = f->seq,
-                     .rsn = rsn,
-                     .payload = (const uint8_t *)f->payload + a + b,
-                     .payload_len = f->payload_len - (uint32_t)(a + b)};
+                     .rsn = v[0],
+                     .payload = (const uint8_t *)f->payload + used,
+                     .payload_len = f->payload_len - (uint32_t)used};
   int rc = mlogi_recvec_add(&sb->got, &rec);
   return rc ? mlogi_fail(&p->eb, rc, "out of memory") : MLOG_OK;
 }
@@ -287,14 +314,15 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
 static int on_replay_end(mlog_proc *p, const mlogi_frame *f) {
   sender_based *sb = p->sb;
   sbpeer *pe = &sb->peers[f->src];
-  if (!sb->recovering || pe->replied)
+  uint64_t req;
+  size_t used;
+  if (!get_varints(f, &req, 1, &used)) {
+    p->stats.bad_frames++;
     return MLOG_OK;
-  /* Answers are unique by ssn and every earlier answer is part of this
-   * one (the peer only adds messages, it drops none we asked for). */
-  uint64_t have = 0;
-  for (size_t i = 0; i < sb->got.n; i++)
-    have += sb->got.recs[i].src == f->src;
-  if (have < f->seq)
+  }
+  if (!sb->recovering || pe->replied || req != pe->req)
+    return MLOG_OK;
+  if (pe->req_have < f->seq)
     return MLOG_OK; /* some answers were lost: the timeout asks again */
   pe->replied = true;
   pe->incomplete = (f->flags & MLOGI_FRAME_F_INCOMPLETE) != 0;
@@ -326,8 +354,10 @@ int mlogi_sb_on_frame(mlog_proc *p, const void *frame) {
       pe->ckpt_asked = true;
       p->sb->want_ckpt = true;
     }
-    if (f->flags & MLOGI_FRAME_F_REPLAY)
-      answer_replay(p, f->src, f->seq);
+    uint64_t req;
+    size_t used;
+    if ((f->flags & MLOGI_FRAME_F_REPLAY) && get_varints(f, &req, 1, &used))
+      answer_replay(p, f->src, f->seq, req);
     return MLOG_OK;
   }
 }

@@ -18,7 +18,8 @@ typedef enum mlogi_frame_kind {
                                  gave it (incarnation: mine when I did) */
   MLOGI_FRAME_RSN_ACK = 5,    /* seq: the ssn whose rsn I recorded */
   MLOGI_FRAME_REPLAY_END = 6, /* seq: how many messages I sent back for
-                                 your replay (flags: F_INCOMPLETE) */
+                                 your replay request (payload: varint
+                                 request; flags: F_INCOMPLETE) */
 } mlogi_frame_kind;
 
 #define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_REPLAY_END
@@ -28,10 +29,11 @@ typedef enum mlogi_frame_kind {
                                     dependency vector */
 #define MLOGI_FRAME_F_STATUS 0x2 /* ACK, HELLO: the payload is a status */
 #define MLOGI_FRAME_F_RSN 0x4    /* DATA sent back for a replay: the payload \
-                                    starts with varints rsn (0: none) and   \
-                                    the receiver's incarnation */
+                                    starts with varints rsn (0: none), the  \
+                                    receiver's incarnation, the request */
 #define MLOGI_FRAME_F_REPLAY 0x8 /* HELLO: send back what you keep for me  \
-                                    (I am recovering), then REPLAY_END */
+                                    (I am recovering), then REPLAY_END;     \
+                                    payload: varint request number */
 #define MLOGI_FRAME_F_LOST 0x10  /* HELLO: I lost the rsns of messages I   \
                                     sent you: checkpoint, then ACK with     \
                                     MLOGI_FRAME_F_COVERED */
