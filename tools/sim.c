@@ -352,12 +352,14 @@ static int step(run *r, bool *idle) {
   crash_kind kind;
   if (crash_due(r, &who, &kind))
     crash(r, who, kind);
+  bool restarted = false; /* the quiet time counts from the last restart */
   for (uint32_t i = 0; i < r->n; i++) {
     node *nd = &r->nodes[i];
     if (nd->p == NULL && nd->restart_at <= r->step) {
       int rc = open_node(r, i);
       if (rc != MLOG_OK)
         return rc;
+      restarted = true;
     }
   }
   uint32_t dst;
@@ -370,7 +372,7 @@ static int step(run *r, bool *idle) {
     rc = poll_node(r, i) == MLOG_OK ? MLOG_EAGAIN : MLOG_EIO;
   if (rc == MLOG_EIO)
     return MLOG_EIO;
-  *idle = mlog_sim_pending(r->sim) == 0;
+  *idle = mlog_sim_pending(r->sim) == 0 && !restarted;
   return MLOG_OK;
 }
 
