@@ -116,9 +116,7 @@ typedef struct sbpeer {
   /* my recovery: what it sent back */
   bool replied, incomplete;
   uint64_t asked_at, ask_every;
-  uint64_t req;      /* my latest replay request to it */
-  uint64_t req_have; /* answers to that request received ... */
-  uint64_t req_last; /* ... the last one's ssn (they come in ssn order) */
+  uint64_t req; /* my latest replay request to it */
 } sbpeer;
 
 /* The state of sender-based logging (NULL under the other protocols). */

@@ -200,14 +200,48 @@ int mlogi_sb_persist(mlog_proc *p) {
   return MLOG_OK;
 }
 
+/* The runs of consecutive ssns of an answer, for its REPLAY_END: varints
+ * request, number of runs, then first and last ssn of each. */
+typedef struct runs {
+  uint8_t *buf;
+  size_t len, cap;
+  uint64_t count, first, last;
+  bool failed;
+} runs;
+
+static void runs_put(runs *r, uint64_t v) {
+  if (r->len + 10 > r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 64;
+    uint8_t *b = realloc(r->buf, cap);
+    if (b == NULL) {
+      r->failed = true;
+      return;
+    }
+    r->buf = b;
+    r->cap = cap;
+  }
+  r->len += mlogi_varint_put(r->buf + r->len, v);
+}
+
+static void runs_add(runs *r, uint64_t ssn) {
+  if (r->count > 0 && ssn == r->last + 1) {
+    r->last = ssn;
+    return;
+  }
+  if (r->count > 0) {
+    runs_put(r, r->first);
+    runs_put(r, r->last);
+  }
+  r->first = r->last = ssn;
+  r->count++;
+}
+
 /* A recovering receiver asks (request `req`) for what we keep for it after
- * ssn `after`: the messages that left, in ssn order, then how many they
- * were. Each frame names the request it answers. */
+ * ssn `after`: the messages that left, in ssn order, then which they were
+ * (their runs of ssns). */
 static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after,
                           uint64_t req) {
-  uint64_t count = 0;
-  uint8_t tail[10];
-  size_t tlen = mlogi_varint_put(tail, req);
+  runs body = {0};
   for (outmsg *m = p->ch[dst].out_head; m; m = m->next) {
     if (!m->sent || m->ssn <= after)
       continue;
@@ -224,11 +258,24 @@ static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after,
                      (uint32_t)(k + m->len));
     if (buf != small)
       free(buf);
-    count++;
+    runs_add(&body, m->ssn);
   }
-  mlogi_send_frame(p, dst, MLOGI_FRAME_REPLAY_END,
-                   p->sb->peers[dst].lost ? MLOGI_FRAME_F_INCOMPLETE : 0,
-                   count, tail, (uint32_t)tlen);
+  if (body.count > 0) {
+    runs_put(&body, body.first);
+    runs_put(&body, body.last);
+  }
+  uint8_t *end = malloc(20 + body.len);
+  if (end != NULL && !body.failed) { /* else it asks again */
+    size_t n = mlogi_varint_put(end, req);
+    n += mlogi_varint_put(end + n, body.count);
+    if (body.len)
+      memcpy(end + n, body.buf, body.len);
+    mlogi_send_frame(p, dst, MLOGI_FRAME_REPLAY_END,
+                     p->sb->peers[dst].lost ? MLOGI_FRAME_F_INCOMPLETE : 0,
+                     body.count, end, (uint32_t)(n + body.len));
+  }
+  free(body.buf);
+  free(end);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -255,7 +302,6 @@ static void ask_replay(mlog_proc *p, uint32_t j) {
                                             : pe->ask_every;
   pe->asked_at = mlogi_now_ms(p);
   pe->req++;
-  pe->req_have = pe->req_last = 0;
   uint8_t req[10];
   size_t n = mlogi_varint_put(req, pe->req);
   mlogi_send_frame(p, j, MLOGI_FRAME_HELLO,
@@ -289,10 +335,6 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
   }
   if (!sb->recovering || pe->replied || f->seq <= p->ch[f->src].recv_mark)
     return MLOG_OK;
-  if (v[2] == pe->req && f->seq > pe->req_last) { /* in ssn order */
-    pe->req_have++;
-    pe->req_last = f->seq;
-  }
   mlog_record *had = answer_for(sb, f->src, f->seq);
   if (had) {
     had->rsn = v[0];
@@ -314,16 +356,33 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
 static int on_replay_end(mlog_proc *p, const mlogi_frame *f) {
   sender_based *sb = p->sb;
   sbpeer *pe = &sb->peers[f->src];
-  uint64_t req;
+  uint64_t head[2]; /* request, runs */
   size_t used;
-  if (!get_varints(f, &req, 1, &used)) {
+  if (!get_varints(f, head, 2, &used) || head[1] != f->seq) {
     p->stats.bad_frames++;
     return MLOG_OK;
   }
-  if (!sb->recovering || pe->replied || req != pe->req)
+  if (!sb->recovering || pe->replied || head[0] != pe->req)
     return MLOG_OK;
-  if (pe->req_have < f->seq)
-    return MLOG_OK; /* some answers were lost: the timeout asks again */
+  /* Complete once every message of the answer is here, from this answer
+   * or from earlier ones (lost frames come with the next request). */
+  const uint8_t *b = (const uint8_t *)f->payload + used;
+  size_t left = f->payload_len - used;
+  for (uint64_t r = 0; r < head[1]; r++) {
+    uint64_t first, last;
+    size_t k1 = mlogi_varint_get(b, left, &first), k2 = 0;
+    if (k1)
+      k2 = mlogi_varint_get(b + k1, left - k1, &last);
+    if (k1 == 0 || k2 == 0 || last < first || last - first > UINT32_MAX) {
+      p->stats.bad_frames++;
+      return MLOG_OK;
+    }
+    b += k1 + k2;
+    left -= k1 + k2;
+    for (uint64_t ssn = first; ssn <= last; ssn++)
+      if (ssn > p->ch[f->src].recv_mark && !answer_for(sb, f->src, ssn))
+        return MLOG_OK; /* the timeout asks again */
+  }
   pe->replied = true;
   pe->incomplete = (f->flags & MLOGI_FRAME_F_INCOMPLETE) != 0;
   for (uint32_t j = 0; j < p->n; j++)

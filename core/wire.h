@@ -17,9 +17,10 @@ typedef enum mlogi_frame_kind {
   MLOGI_FRAME_RSN = 4,        /* seq: an ssn of yours; payload: varint rsn I
                                  gave it (incarnation: mine when I did) */
   MLOGI_FRAME_RSN_ACK = 5,    /* seq: the ssn whose rsn I recorded */
-  MLOGI_FRAME_REPLAY_END = 6, /* seq: how many messages I sent back for
-                                 your replay request (payload: varint
-                                 request; flags: F_INCOMPLETE) */
+  MLOGI_FRAME_REPLAY_END = 6, /* seq: runs of ssns I sent back for your
+                                 replay request (payload: varints request,
+                                 runs, first and last ssn of each; flags:
+                                 F_INCOMPLETE) */
 } mlogi_frame_kind;
 
 #define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_REPLAY_END
