@@ -63,6 +63,8 @@ static void prune_outbox(channel *ch) {
   while (ch->out_head && ch->out_head->ssn <= ch->acked) {
     outmsg *m = ch->out_head;
     ch->out_head = m->next;
+    if (m == ch->rsn_hint)
+      ch->rsn_hint = NULL;
     free(m);
   }
   if (ch->out_head == NULL)

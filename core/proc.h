@@ -82,6 +82,8 @@ typedef struct channel {
   uint64_t logged_mark; /* last ssn from the peer durable in my log */
   uint64_t ack_sent;    /* last logged_mark I acknowledged */
   outmsg *out_head, *out_tail;
+  outmsg *rsn_hint; /* sender-based: the message the last RSN named (NULL:
+                       none); RSNs come back in ssn order */
 } channel;
 
 /* What replay found in the log ahead of the deliveries it replays. */

@@ -54,7 +54,10 @@ static int commit(mlog_proc *p) {
     return MLOG_OK;
   int rc = MLOG_OK;
   size_t mark = SIZE_MAX; /* index of this commit's MARK */
-  if (p->delivered_rsn > p->marked_rsn) {
+  /* Sender-based: the deliveries are not in this log (recovery takes them
+   * from their senders, in rsn order), so a MARK goes only with records it
+   * orders, never as a commit (and a flush) of its own. */
+  if (p->delivered_rsn > p->marked_rsn && (p->sb == NULL || p->ctl.n > 0)) {
     rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
     p->marked_rsn = p->delivered_rsn;
     mark = p->ctl.n - 1;
@@ -347,6 +350,11 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
     rc = mlog_log_put_checkpoint(p->log, covered, p->incarnation, buf.data,
                                  buf.len, p->cfg.ckpt_keep, NULL);
   free(buf.data);
+  /* Sender-based: the ACKs that follow let the senders drop what the
+   * checkpoint covers; under lazy meta flushes an OS crash may still undo
+   * it until the meta page is flushed. */
+  if (rc == MLOG_OK && p->sb)
+    rc = mlog_log_sync(p->log);
   if (rc != MLOG_OK) {
     p->broken = rc != MLOG_EAPP;
     return mlogi_fail(&p->eb, rc, "checkpoint: %s",

@@ -141,10 +141,16 @@ void mlogi_sb_checkpointed(mlog_proc *p) {
 /* ------------------------------------------------------------------------ */
 /* Sender: record rsns, answer replays                                      */
 
+/* The outbox is in ssn order and RSNs come back in ssn order: start from
+ * the message the last one named, not from the head (the outbox holds
+ * everything since the receiver's last checkpoint). */
 static outmsg *find_sent(mlog_proc *p, uint32_t dst, uint64_t ssn) {
-  for (outmsg *m = p->ch[dst].out_head; m && m->ssn <= ssn; m = m->next)
+  channel *ch = &p->ch[dst];
+  outmsg *m = ch->rsn_hint && ch->rsn_hint->ssn <= ssn ? ch->rsn_hint
+                                                       : ch->out_head;
+  for (; m && m->ssn <= ssn; m = m->next)
     if (m->ssn == ssn)
-      return m;
+      return ch->rsn_hint = m;
   return NULL;
 }
 
@@ -188,6 +194,11 @@ int mlogi_sb_persist(mlog_proc *p) {
     return MLOG_OK;
   mlogi_recvec_fix(v);
   int rc = mlog_log_put_sent(p->log, v->recs, v->n);
+  /* The log runs with lazy meta flushes (MDB_NOMETASYNC): an OS crash may
+   * undo that commit until the meta page is flushed, and the RSN_ACKs let
+   * the receivers send what depends on these rsns. */
+  if (rc == MLOG_OK)
+    rc = mlog_log_sync(p->log);
   if (rc != MLOG_OK) {
     p->broken = true;
     return mlogi_fail(&p->eb, rc, "keeping sent messages: %s",
