@@ -471,6 +471,9 @@ static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
 
 /* Walk the whole chain in one snapshot. Returns an error when the walk could
  * not run; what it found is in *rep. */
+static int tag_after(mlog_log *log, mlogi_view *v, uint64_t lsn,
+                     uint8_t tag[MLOG_TAG_BYTES]);
+
 static int walk_log(mlog_log *log, walk *w) {
   if (log->keyed && !log->has_key)
     return mlogi_fail(&log->eb, MLOG_ENOKEY,
@@ -495,8 +498,22 @@ static int walk_log(mlog_log *log, walk *w) {
     w->last_key = rc == MLOG_OK && klen == 8 ? mlogi_get_be64(key) : 0;
     rc = rc == MLOG_ENOTFOUND ? MLOG_OK : rc;
   }
+  /* A scan from a later lsn starts there, chaining over the tag the record
+   * before it holds (when that record is missing, walk everything so that
+   * the break is reported). Verification walks the whole log. */
+  uint8_t from[8];
+  bool skip = rc == MLOG_OK && w->fn != NULL && w->from > w->expect &&
+              tag_after(log, v, w->from - 1, w->prev) == MLOG_OK;
+  if (skip) {
+    w->expect = w->from;
+    mlogi_put_be64(from, w->from);
+  } else if (rc == MLOG_OK) {
+    rc = chain_base(log, v, &w->expect, w->prev); /* tag_after may have
+                                                     written w->prev */
+  }
   if (rc == MLOG_OK) {
-    rc = mlogi_view_scan(v, MLOGI_DB_LOG, NULL, 0, walk_entry, w);
+    rc = mlogi_view_scan(v, MLOGI_DB_LOG, skip ? from : NULL, skip ? 8 : 0,
+                         walk_entry, w);
     if (rc == MLOG_ECORRUPT && w->rep->problem == MLOG_OK) /* a finding */
       problem(w, MLOG_ECORRUPT, w->expect,
               "damaged store: LMDB pages after lsn %llu are unreadable",

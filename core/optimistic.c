@@ -329,9 +329,13 @@ void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
     pv->stable_rsn = head[1];
   pv->knows_inc = (uint32_t)head[2];
   pv->knows_rsn = head[3];
+  /* Answer a request, or a stale peer only while our current status has
+   * not gone out to it: one in flight informs it (answering every stale
+   * status makes each answer beget another while stability moves). */
   const mlogi_peerview *self = &o->views[p->id];
-  if ((head[0] & STATUS_REQUEST) || pv->knows_inc < self->inc ||
-      pv->knows_rsn < self->stable_rsn)
+  if ((head[0] & STATUS_REQUEST) ||
+      ((pv->knows_inc < self->inc || pv->knows_rsn < self->stable_rsn) &&
+       (pv->sent_inc != self->inc || pv->sent_rsn != self->stable_rsn)))
     mlogi_opt_send_status(p, src, MLOGI_FRAME_ACK, false);
 }
 

@@ -32,6 +32,8 @@ static int add_control(mlog_proc *p, uint8_t flags, uint64_t ssn, uint64_t rsn,
 
 /* Sends and outputs that waited for the values now appended up to lsn. */
 static void resolve_holds(mlog_proc *p, uint64_t lsn) {
+  if (p->pending_values == 0)
+    return; /* holds are made only while values are pending */
   for (uint32_t j = 0; j < p->n; j++)
     for (outmsg *m = p->ch[j].out_head; m; m = m->next)
       if (m->needs_lsn == MLOGI_AFTER_NEXT_APPEND)

@@ -246,7 +246,9 @@ uint64_t mlog_log_next_lsn(const mlog_log *log);
 typedef int (*mlog_scan_fn)(void *arg, const mlog_record *rec);
 
 /* Call fn for every record with lsn >= from_lsn, in order, after checking
- * its tag and chain; on the first record that fails, stop before calling fn
+ * its tag and chain (from the tag the record before from_lsn holds: the
+ * scan reads only what it hands out; mlog_log_verify checks everything);
+ * on the first record that fails, stop before calling fn
  * for it and return its error (EBADTAG, ECHAIN, EHEADER, ETORN), with the
  * lsn in mlog_log_errmsg. Reads a consistent snapshot. */
 MLOG_NODISCARD int mlog_log_scan(mlog_log *log, uint64_t from_lsn,
