@@ -162,7 +162,15 @@ MLOG_NODISCARD int mlog_send(mlog_proc *p, uint32_t dst, const void *msg,
 /* Receive what has arrived (waiting at most timeout_ms for the first
  * frame), log it, deliver it, resend what timed out, take a checkpoint when
  * the policy says so. Returns the number of deliveries made (>= 0) or a
- * negative mlog error code (-MLOG_E...). */
+ * negative mlog error code (-MLOG_E...).
+ *
+ * Under optimistic-receiver a poll may find the process an orphan and roll
+ * it back: the restore callback gets the newest checkpoint and the logged
+ * deliveries up to the cut are replayed through the handler, as in a
+ * recovery (stats.rollbacks counts them). Under pessimistic-sender the
+ * polls after a restart complete the recovery once the peers have sent
+ * back their messages (stats.recovering); a recovery that cannot complete
+ * fails the poll with -MLOG_EGONE. */
 int mlog_proc_poll(mlog_proc *p, int timeout_ms);
 
 /* Poll until *stop becomes nonzero or an error occurs. */
