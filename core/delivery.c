@@ -52,8 +52,7 @@ static void send_ack(mlog_proc *p, uint32_t dst, uint8_t kind) {
 static void transmit(mlog_proc *p, uint32_t dst, outmsg *m) {
   if (m->sent)
     p->stats.resent++;
-  mlogi_send_frame(p, dst, MLOGI_FRAME_DATA, m->flags, m->ssn, m->data,
-                   m->len);
+  mlogi_send_frame(p, dst, MLOGI_FRAME_DATA, m->flags, m->ssn, m->data, m->len);
   m->sent = true;
   m->sent_at = mlogi_now_ms(p);
 }
@@ -110,8 +109,8 @@ static bool admit(mlog_proc *p, const mlogi_frame *f) {
     p->stats.bad_frames++;
     return false;
   }
-  switch (mlogi_opt_admit(p, f->src, f->incarnation, f->payload,
-                          f->payload_len)) {
+  switch (
+      mlogi_opt_admit(p, f->src, f->incarnation, f->payload, f->payload_len)) {
   case MLOGI_ACCEPT:
     return true;
   case MLOGI_HOLD:
@@ -261,6 +260,7 @@ static bool kept(const channel *ch, uint64_t ssn) {
 int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
                       size_t len) {
   channel *ch = &p->ch[dst];
+  uint64_t before = ch->send_ssn;
   ch->send_ssn = ssn;
   if (ssn <= ch->acked || kept(ch, ssn))
     return MLOG_OK; /* replay regenerated a send the peer logged, or one
@@ -278,6 +278,10 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
     }
   } else {
     rc = mlogi_outbox_push(p, dst, ssn, 0, msg, len);
+  }
+  if (rc != MLOG_OK) {
+    ch->send_ssn = before; /* no message, no ssn: the channel has no gap */
+    return rc;
   }
   /* Leave at once unless it must wait (FIFO: behind an unsent one; one
    * placed among kept messages leaves with the next settle). */

@@ -25,19 +25,19 @@ typedef struct mlogi_interval {
 /* What one process knows of another: where its ended incarnations ended
  * and how far its log is stable. */
 typedef struct mlogi_peerview {
-  uint32_t inc;         /* its incarnation as far as ends are known */
-  uint64_t *ends;       /* ends[k] for k < inc: last valid rsn of k (a
-                           later incarnation that ended lower cuts it) */
-  uint32_t ends_cap;    /* entries allocated */
-  uint64_t stable_rsn;  /* its log holds every interval up to it (in inc) */
-  uint32_t knows_inc;   /* what it told us it knows of our incarnation */
-  uint64_t knows_rsn;   /* ... and of our stable rsn */
-  uint64_t status_at;   /* ms: last status sent to it */
-  uint32_t sent_inc;    /* our incarnation and stable rsn in that status */
+  uint32_t inc;        /* its incarnation as far as ends are known */
+  uint64_t *ends;      /* ends[k] for k < inc: last valid rsn of k (a
+                          later incarnation that ended lower cuts it) */
+  uint32_t ends_cap;   /* entries allocated */
+  uint64_t stable_rsn; /* its log holds every interval up to it (in inc) */
+  uint32_t knows_inc;  /* what it told us it knows of our incarnation */
+  uint64_t knows_rsn;  /* ... and of our stable rsn */
+  uint64_t status_at;  /* ms: last status sent to it */
+  uint32_t sent_inc;   /* our incarnation and stable rsn in that status */
   uint64_t sent_rsn;
 } mlogi_peerview;
 
-#define MLOGI_DV_MAX_BYTES(n) (10 + (size_t)(n) * 24)
+#define MLOGI_DV_MAX_BYTES(n) (10 + (size_t)(n)*24)
 
 /* a < b in the lineage order (incarnation, then rsn). */
 static inline bool mlogi_interval_less(mlogi_interval a, mlogi_interval b) {

@@ -684,8 +684,8 @@ static int plan_drop(void *arg, const void *key, size_t klen, const void *val,
     d->cap = cap;
   }
   memcpy(d->keys[d->n], key, 12);
-  d->ops[d->n] = (mlogi_op){.kind = MLOGI_OP_DEL, .db = MLOGI_DB_SENDER,
-                            .klen = 12};
+  d->ops[d->n] =
+      (mlogi_op){.kind = MLOGI_OP_DEL, .db = MLOGI_DB_SENDER, .klen = 12};
   d->n++;
   return 0;
 }

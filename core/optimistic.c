@@ -72,17 +72,21 @@ void mlogi_opt_reset(mlog_proc *p) {
   o->orphan = false;
 }
 
-void mlogi_opt_self(mlog_proc *p) {
+int mlogi_opt_self(mlog_proc *p) {
   mlogi_peerview *self = &p->opt->views[p->id];
   uint32_t inc = p->incarnation;
-  uint64_t *ends = inc > self->inc ? malloc((size_t)inc * sizeof *ends) : NULL;
-  for (uint32_t k = 0; ends && k < inc; k++)
-    ends[k] = mlog_log_incarnation_end(p->log, k);
-  if (ends)
-    mlogi_view_learn(self, inc, ends); /* out of memory: learnt later */
-  free(ends);
+  if (inc > self->inc) {
+    uint64_t *ends = malloc((size_t)inc * sizeof *ends);
+    for (uint32_t k = 0; ends && k < inc; k++)
+      ends[k] = mlog_log_incarnation_end(p->log, k);
+    bool ok = ends && mlogi_view_learn(self, inc, ends);
+    free(ends);
+    if (!ok) /* the peers would never learn our ends */
+      return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  }
   if (self->stable_rsn < p->delivered_rsn)
     self->stable_rsn = p->delivered_rsn;
+  return MLOG_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -247,8 +251,8 @@ static void advance_committed(mlog_proc *p) {
 /* ------------------------------------------------------------------------ */
 /* Statuses                                                                 */
 
-size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request,
-                        uint8_t *buf, size_t cap) {
+size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request, uint8_t *buf,
+                        size_t cap) {
   optimistic *o = p->opt;
   const mlogi_peerview *self = &o->views[p->id], *pv = &o->views[dst];
   uint64_t head[] = {request ? STATUS_REQUEST : 0, self->stable_rsn, pv->inc,
@@ -269,8 +273,8 @@ void mlogi_opt_send_status(mlog_proc *p, uint32_t dst, uint8_t kind,
   if (buf == NULL)
     return; /* resent after the timeout */
   size_t len = mlogi_opt_status(p, dst, request, buf, cap);
-  mlogi_send_frame(p, dst, kind, MLOGI_FRAME_F_STATUS,
-                   p->ch[dst].logged_mark, buf, (uint32_t)len);
+  mlogi_send_frame(p, dst, kind, MLOGI_FRAME_F_STATUS, p->ch[dst].logged_mark,
+                   buf, (uint32_t)len);
   p->ch[dst].ack_sent = p->ch[dst].logged_mark;
   mlogi_peerview *pv = &p->opt->views[dst];
   pv->status_at = mlogi_now_ms(p);
@@ -302,9 +306,12 @@ void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
   uint64_t head[5];
   size_t at = 0, k = 0;
   for (size_t i = 0; i < 5; i++, at += k)
-    if ((k = mlogi_varint_get(b + at, len - at, &head[i])) == 0)
+    if ((k = mlogi_varint_get(b + at, len - at, &head[i])) == 0) {
+      p->stats.bad_frames++;
       return;
-  if (head[4] != incarnation || incarnation > (len - at)) {
+    }
+  if (head[4] != incarnation || incarnation > (len - at) ||
+      head[2] > UINT32_MAX) {
     p->stats.bad_frames++;
     return;
   }

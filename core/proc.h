@@ -20,6 +20,10 @@
  * dependency vector (optimistic logging). */
 #define MLOGI_DLV_DV 0x1
 
+/* Bytes a sender-based replay answer puts before a message (varints rsn,
+ * incarnation, request). */
+#define MLOGI_RSN_HEADER_MAX 30
+
 /* needs_lsn of a send or output that waits for values not yet appended. */
 #define MLOGI_AFTER_NEXT_APPEND UINT64_MAX
 
@@ -48,7 +52,7 @@ typedef struct outmsg {
   uint64_t needs_lsn; /* leaves once the log is durable up to it */
   uint64_t sent_at;   /* ms; valid when sent */
   bool sent;
-  uint16_t flags; /* frame flags (MLOGI_FRAME_F_DV: data starts with one) */
+  uint16_t flags;     /* frame flags (MLOGI_FRAME_F_DV: data starts with one) */
   uint64_t needs_rsn; /* sender-based: leaves once the deliveries up to it
                          have their rsns recorded by their senders */
   uint64_t rsn;       /* sender-based: the rsn the receiver gave it (0: none
@@ -111,8 +115,8 @@ typedef struct rsnwait {
 typedef struct sbpeer {
   rsnwait *wait; /* my deliveries of its messages waiting for RSN_ACK */
   size_t nwait, capwait;
-  bool lost;       /* I lost the rsns of messages I sent it: until its
-                      checkpoint covers them, its crash is unrecoverable */
+  bool lost; /* I lost the rsns of messages I sent it: until its
+                checkpoint covers them, its crash is unrecoverable */
   uint64_t lost_asked_at;
   bool ckpt_asked; /* it lost rsns of messages it sent me: checkpoint */
   /* my recovery: what it sent back */
@@ -124,11 +128,11 @@ typedef struct sbpeer {
 /* The state of sender-based logging (NULL under the other protocols). */
 typedef struct sender_based {
   sbpeer *peers;
-  bool durable;       /* the sender commits payload + rsn before RSN_ACK */
+  bool durable;        /* the sender commits payload + rsn before RSN_ACK */
   uint64_t logged_rsn; /* every delivery up to it has its rsn recorded */
   uint8_t *acked;      /* ring: acked[(r) % cap] for r > logged_rsn */
   size_t acap;
-  recvec persist; /* durable: rsns to commit before acknowledging them */
+  recvec persist;  /* durable: rsns to commit before acknowledging them */
   bool recovering; /* waiting for the peers' replay answers */
   recvec got;      /* their answers: DELIVERY records (rsn 0: none); after
                       recovery, those still waiting for their turn */
@@ -140,10 +144,10 @@ typedef struct sender_based {
 
 /* The state of optimistic logging (NULL under the other protocols). */
 typedef struct optimistic {
-  mlogi_interval *dv;     /* n: the current state's dependency vector */
+  mlogi_interval *dv;      /* n: the current state's dependency vector */
   mlogi_interval *scratch; /* n: a decoded arriving vector */
-  mlogi_peerview *views;  /* n: what we know of each process (self too) */
-  pending *pend;          /* ring of uncommitted deliveries */
+  mlogi_peerview *views;   /* n: what we know of each process (self too) */
+  pending *pend;           /* ring of uncommitted deliveries */
   mlogi_interval *pend_dv; /* cap * n: the state's vector after each */
   size_t head, count, cap;
   uint64_t *mark_lsn, *mark_rsn; /* ring: MARK records not yet durable */
@@ -163,7 +167,7 @@ struct mlog_proc {
   const mlog_transport_ops *tp;
   void *tp_self;
   uint32_t id, n, incarnation;
-  uint32_t interval_inc; /* incarnation that created the current interval */
+  uint32_t interval_inc;  /* incarnation that created the current interval */
   uint64_t rsn;           /* last delivered */
   uint64_t next_rsn;      /* last assigned (logged or about to be) */
   uint64_t delivered_rsn; /* last whose handler completed */
@@ -261,7 +265,7 @@ void mlogi_opt_reset(mlog_proc *p);
 
 /* Bring what we know of ourselves up to date with the log (incarnation
  * ends) and the state replay reached (stable). */
-void mlogi_opt_self(mlog_proc *p);
+int mlogi_opt_self(mlog_proc *p);
 
 /* What to do with an arriving data frame. */
 typedef enum mlogi_admit {
@@ -295,8 +299,8 @@ void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
 void mlogi_opt_settle(mlog_proc *p, uint64_t durable_lsn);
 
 /* Encode our status for dst into buf[0..cap). */
-size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request,
-                        uint8_t *buf, size_t cap);
+size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request, uint8_t *buf,
+                        size_t cap);
 
 /* Send an ACK or HELLO frame carrying our status (and our logged mark). */
 void mlogi_opt_send_status(mlog_proc *p, uint32_t dst, uint8_t kind,

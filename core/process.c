@@ -89,8 +89,10 @@ static int commit(mlog_proc *p) {
   uint64_t last = p->all[n - 1].lsn;
   if (p->opt && mark != SIZE_MAX)
     rc = mlogi_opt_marked(p, p->all[mark].lsn, p->all[mark].rsn);
-  if (rc != MLOG_OK)
+  if (rc != MLOG_OK) {
+    p->broken = true; /* the records are logged, the runtime lags behind */
     return rc;
+  }
   for (size_t i = 0; i < n; i++)
     p->since_bytes += mlog_record_size(p->all[i].payload_len);
   resolve_holds(p, last);
@@ -402,7 +404,8 @@ static int roll_back_orphan(mlog_proc *p) {
  * the logger at the end of each poll, so that stability follows them; the
  * logger persists them when it is due. */
 static int persist_optimistic(mlog_proc *p) {
-  int rc = p->delivered_rsn > p->marked_rsn ? commit(p) : MLOG_OK;
+  int rc =
+      p->delivered_rsn > p->marked_rsn || p->ctl.n > 0 ? commit(p) : MLOG_OK;
   if (rc == MLOG_OK && p->logger->poll)
     rc = p->logger->poll(p->logger_self, mlogi_now_ms(p));
   if (rc != MLOG_OK && !p->broken) {
@@ -460,8 +463,10 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
   settle(p);
   /* The marks of outputs released here are committed before the poll
    * returns, so that a crash of the process does not release them again
-   * (an OS crash still may: same seq). Digests wait for the next commit. */
-  if (p->output_marks && !(p->logger->flags & MLOG_LOGGER_EAGER)) {
+   * (an OS crash still may: same seq). Digests wait for the next commit.
+   * An eager logger takes them into its buffer and persists them when it is
+   * due. */
+  if (p->output_marks) {
     int rc = commit(p);
     if (rc != MLOG_OK)
       return rc;
@@ -536,11 +541,23 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
   return mlogi_send_logged(p, dst, rec.ssn, msg, len);
 }
 
+/* The payload room the protocol leaves a message: optimistic frames carry a
+ * dependency vector, sender-based replay answers an rsn header. */
+static size_t send_room(const mlog_proc *p) {
+  size_t header = p->opt  ? MLOGI_DV_MAX_BYTES(p->n)
+                  : p->sb ? MLOGI_RSN_HEADER_MAX
+                          : 0;
+  return MLOG_PAYLOAD_MAX - header;
+}
+
 int mlog_send(mlog_proc *p, uint32_t dst, const void *msg, size_t len) {
-  if (p == NULL || dst >= p->n || dst == p->id || (len && msg == NULL) ||
-      len > MLOG_PAYLOAD_MAX)
+  if (p == NULL || dst >= p->n || dst == p->id || (len && msg == NULL))
     return p ? mlogi_fail(&p->eb, MLOG_EINVAL, "bad send to %u", dst)
              : MLOG_EINVAL;
+  if (len > send_room(p))
+    return mlogi_fail(&p->eb, MLOG_ETOOBIG,
+                      "a send of %zu bytes: at most %zu under %s", len,
+                      send_room(p), p->logger->name);
   if (!p->in_handler) /* replay sends its spontaneous ones itself */
     return send_spontaneous(p, dst, msg, len);
   return mlogi_send_logged(p, dst, p->ch[dst].send_ssn + 1, msg, len);
@@ -769,7 +786,7 @@ int mlogi_restore_and_replay(mlog_proc *p) {
   if (rc == MLOG_OK && (covered > 0 || mlog_log_next_lsn(p->log) > 1))
     rc = mlogi_replay(p, covered);
   if (rc == MLOG_OK && p->opt) /* what replay ran is in the log */
-    mlogi_opt_self(p);
+    rc = mlogi_opt_self(p);
   return rc;
 }
 
@@ -798,8 +815,8 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
     if (rc != MLOG_OK)
       return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
     p->incarnation = mlog_log_incarnation(p->log);
-    if (p->opt)
-      mlogi_opt_self(p);
+    if (p->opt && mlogi_opt_self(p) != MLOG_OK)
+      return mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   }
   clock_gettime(CLOCK_MONOTONIC, &b);
   p->stats.recovered = has_past;
@@ -860,10 +877,11 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
              : mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_EAGER))
     rc = mlogi_opt_open(p) == MLOG_OK ? MLOG_OK
-                                      : mlogi_fail(eb, MLOG_ENOMEM, "out of "
-                                                                    "memory");
-  if (rc == MLOG_OK && p->opt)
-    mlogi_opt_self(p);
+                                      : mlogi_fail(eb, MLOG_ENOMEM,
+                                                   "out of "
+                                                   "memory");
+  if (rc == MLOG_OK && p->opt && mlogi_opt_self(p) != MLOG_OK)
+    rc = mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   if (rc == MLOG_OK)
     rc = open_logger(p, eb);
   if (rc == MLOG_OK)

@@ -50,8 +50,8 @@ void mlogi_sb_free(mlog_proc *p) {
   p->sb = NULL;
 }
 
-static void send_small(mlog_proc *p, uint32_t dst, uint8_t kind,
-                       uint16_t flags, uint64_t seq, uint64_t value) {
+static void send_small(mlog_proc *p, uint32_t dst, uint8_t kind, uint16_t flags,
+                       uint64_t seq, uint64_t value) {
   uint8_t buf[10];
   size_t n = mlogi_varint_put(buf, value);
   mlogi_send_frame(p, dst, kind, flags, seq, buf, (uint32_t)n);
@@ -107,11 +107,14 @@ int mlogi_sb_delivered(mlog_proc *p, const mlog_record *rec) {
   return MLOG_OK;
 }
 
-static void on_rsn_ack(mlog_proc *p, uint32_t src, uint64_t ssn) {
+/* The sender recorded rsn for its message ssn (an acknowledgement names
+ * both: one of an rsn given before a restart must not count for the rsn the
+ * same message got since). */
+static void on_rsn_ack(mlog_proc *p, uint32_t src, uint64_t ssn, uint64_t rsn) {
   sender_based *sb = p->sb;
   sbpeer *pe = &sb->peers[src];
   for (size_t i = 0; i < pe->nwait; i++) {
-    if (pe->wait[i].ssn != ssn)
+    if (pe->wait[i].ssn != ssn || pe->wait[i].rsn != rsn)
       continue;
     if (pe->wait[i].rsn > sb->logged_rsn)
       *acked_slot(sb, pe->wait[i].rsn) = 1;
@@ -146,8 +149,8 @@ void mlogi_sb_checkpointed(mlog_proc *p) {
  * everything since the receiver's last checkpoint). */
 static outmsg *find_sent(mlog_proc *p, uint32_t dst, uint64_t ssn) {
   channel *ch = &p->ch[dst];
-  outmsg *m = ch->rsn_hint && ch->rsn_hint->ssn <= ssn ? ch->rsn_hint
-                                                       : ch->out_head;
+  outmsg *m =
+      ch->rsn_hint && ch->rsn_hint->ssn <= ssn ? ch->rsn_hint : ch->out_head;
   for (; m && m->ssn <= ssn; m = m->next)
     if (m->ssn == ssn)
       return ch->rsn_hint = m;
@@ -163,7 +166,7 @@ static int on_rsn(mlog_proc *p, const mlogi_frame *f) {
   outmsg *m = find_sent(p, f->src, f->seq);
   if (m == NULL) {
     if (f->seq <= p->ch[f->src].acked) /* covered by its checkpoint */
-      mlogi_send_frame(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, NULL, 0);
+      send_small(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, rsn);
     return MLOG_OK; /* not regenerated yet: it asks again */
   }
   if (m->rsn != 0 && f->incarnation < m->rsn_inc)
@@ -172,7 +175,7 @@ static int on_rsn(mlog_proc *p, const mlogi_frame *f) {
   m->rsn = rsn;
   m->rsn_inc = f->incarnation;
   if (!p->sb->durable || !changed) {
-    mlogi_send_frame(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, NULL, 0);
+    send_small(p, f->src, MLOGI_FRAME_RSN_ACK, 0, f->seq, rsn);
     return MLOG_OK;
   }
   mlog_record rec = {.type = MLOG_REC_PAYLOAD,
@@ -205,8 +208,8 @@ int mlogi_sb_persist(mlog_proc *p) {
                       mlog_log_errmsg(p->log));
   }
   for (size_t i = 0; i < v->n; i++)
-    mlogi_send_frame(p, v->recs[i].dst, MLOGI_FRAME_RSN_ACK, 0, v->recs[i].ssn,
-                     NULL, 0);
+    send_small(p, v->recs[i].dst, MLOGI_FRAME_RSN_ACK, 0, v->recs[i].ssn,
+               v->recs[i].rsn);
   mlogi_recvec_clear(v);
   return MLOG_OK;
 }
@@ -308,7 +311,7 @@ static mlog_record *answer_for(sender_based *sb, uint32_t src, uint64_t ssn) {
 static void ask_replay(mlog_proc *p, uint32_t j) {
   sbpeer *pe = &p->sb->peers[j];
   uint64_t rto = p->cfg.retransmit_ms;
-  pe->ask_every = pe->ask_every == 0 ? rto
+  pe->ask_every = pe->ask_every == 0        ? rto
                   : pe->ask_every < 8 * rto ? 2 * pe->ask_every
                                             : pe->ask_every;
   pe->asked_at = mlogi_now_ms(p);
@@ -347,9 +350,12 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
   if (!sb->recovering || pe->replied || f->seq <= p->ch[f->src].recv_mark)
     return MLOG_OK;
   mlog_record *had = answer_for(sb, f->src, f->seq);
-  if (had) {
-    had->rsn = v[0];
-    had->incarnation = (uint32_t)v[1];
+  if (had) { /* what a sender records only moves forward: a late copy of
+                an older answer must not take an rsn back */
+    if (v[0] != 0 && (had->rsn == 0 || (uint32_t)v[1] >= had->incarnation)) {
+      had->rsn = v[0];
+      had->incarnation = (uint32_t)v[1];
+    }
     return MLOG_OK;
   }
   mlog_record rec = {.type = MLOG_REC_DELIVERY,
@@ -390,7 +396,9 @@ static int on_replay_end(mlog_proc *p, const mlogi_frame *f) {
     }
     b += k1 + k2;
     left -= k1 + k2;
-    for (uint64_t ssn = first; ssn <= last; ssn++)
+    if (first <= p->ch[f->src].recv_mark) /* untrusted: bound the loop */
+      first = p->ch[f->src].recv_mark + 1;
+    for (uint64_t ssn = first; ssn <= last && ssn != 0; ssn++)
       if (ssn > p->ch[f->src].recv_mark && !answer_for(sb, f->src, ssn))
         return MLOG_OK; /* the timeout asks again */
   }
@@ -408,9 +416,15 @@ int mlogi_sb_on_frame(mlog_proc *p, const void *frame) {
   switch (f->kind) {
   case MLOGI_FRAME_RSN:
     return on_rsn(p, f);
-  case MLOGI_FRAME_RSN_ACK:
-    on_rsn_ack(p, f->src, f->seq);
+  case MLOGI_FRAME_RSN_ACK: {
+    uint64_t rsn;
+    size_t used;
+    if (get_varints(f, &rsn, 1, &used))
+      on_rsn_ack(p, f->src, f->seq, rsn);
+    else
+      p->stats.bad_frames++;
     return MLOG_OK;
+  }
   case MLOGI_FRAME_REPLAY_END:
     return on_replay_end(p, f);
   case MLOGI_FRAME_DATA:

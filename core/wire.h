@@ -26,22 +26,28 @@ typedef enum mlogi_frame_kind {
 #define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_REPLAY_END
 
 /* Frame flags. */
-#define MLOGI_FRAME_F_DV 0x1     /* DATA: the payload starts with the sender's \
+#define MLOGI_FRAME_F_DV                                                       \
+  0x1                            /* DATA: the payload starts with the sender's \
                                     dependency vector */
 #define MLOGI_FRAME_F_STATUS 0x2 /* ACK, HELLO: the payload is a status */
-#define MLOGI_FRAME_F_RSN 0x4    /* DATA sent back for a replay: the payload \
-                                    starts with varints rsn (0: none), the  \
-                                    receiver's incarnation, the request */
-#define MLOGI_FRAME_F_REPLAY 0x8 /* HELLO: send back what you keep for me  \
-                                    (I am recovering), then REPLAY_END;     \
-                                    payload: varint request number */
-#define MLOGI_FRAME_F_LOST 0x10  /* HELLO: I lost the rsns of messages I   \
-                                    sent you: checkpoint, then ACK with     \
-                                    MLOGI_FRAME_F_COVERED */
-#define MLOGI_FRAME_F_COVERED 0x20    /* ACK: my checkpoint covers every   \
-                                         message of yours I delivered */
-#define MLOGI_FRAME_F_INCOMPLETE 0x40 /* REPLAY_END: rsns you may need are \
-                                         gone (I lost them in a crash) */
+#define MLOGI_FRAME_F_RSN                                                      \
+  0x4 /* DATA sent back for a replay: the payload                              \
+         starts with varints rsn (0: none), the                                \
+         receiver's incarnation, the request */
+#define MLOGI_FRAME_F_REPLAY                                                   \
+  0x8 /* HELLO: send back what you keep for me                                 \
+         (I am recovering), then REPLAY_END;                                   \
+         payload: varint request number */
+#define MLOGI_FRAME_F_LOST                                                     \
+  0x10 /* HELLO: I lost the rsns of messages I                                 \
+          sent you: checkpoint, then ACK with                                  \
+          MLOGI_FRAME_F_COVERED */
+#define MLOGI_FRAME_F_COVERED                                                  \
+  0x20 /* ACK: my checkpoint covers every                                      \
+          message of yours I delivered */
+#define MLOGI_FRAME_F_INCOMPLETE                                               \
+  0x40 /* REPLAY_END: rsns you may need are                                    \
+          gone (I lost them in a crash) */
 
 typedef struct mlogi_frame {
   uint8_t kind;

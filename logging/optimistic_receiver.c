@@ -24,8 +24,8 @@ typedef struct optimistic_logger {
   pthread_mutex_t lock;
   pthread_cond_t wake, done;
   pthread_t thread;
-  recvec pending;   /* taken, not yet written (under lock) */
-  recvec writing;   /* being written by the flusher */
+  recvec pending;    /* taken, not yet written (under lock) */
+  recvec writing;    /* being written by the flusher */
   uint64_t next_lsn; /* lsn the next record taken gets (under lock) */
   uint64_t durable;  /* last durable lsn (under lock) */
   int error;         /* the first failed write; sticky (under lock) */
@@ -75,10 +75,18 @@ static int ol_open(void *self, mlog_log *log, const mlog_logger_params *prm) {
   ol->durable = ol->next_lsn - 1;
   if (pthread_mutex_init(&ol->lock, NULL) != 0)
     return MLOG_ENOMEM;
-  if (pthread_cond_init(&ol->wake, NULL) != 0 ||
-      pthread_cond_init(&ol->done, NULL) != 0 ||
-      (ol->threaded &&
-       pthread_create(&ol->thread, NULL, flusher, ol) != 0)) {
+  if (pthread_cond_init(&ol->wake, NULL) != 0) {
+    pthread_mutex_destroy(&ol->lock);
+    return MLOG_ENOMEM;
+  }
+  if (pthread_cond_init(&ol->done, NULL) != 0) {
+    pthread_cond_destroy(&ol->wake);
+    pthread_mutex_destroy(&ol->lock);
+    return MLOG_ENOMEM;
+  }
+  if (ol->threaded && pthread_create(&ol->thread, NULL, flusher, ol) != 0) {
+    pthread_cond_destroy(&ol->done);
+    pthread_cond_destroy(&ol->wake);
     pthread_mutex_destroy(&ol->lock);
     return MLOG_ENOMEM;
   }

@@ -164,7 +164,7 @@ int mlogi_replay(mlog_proc *p, uint64_t covered_lsn) {
     p->out_tail = NULL;
   p->replay = NULL;
   if (p->sb && rc == MLOG_OK) { /* its deliveries come from the senders */
-    stash.tail = true; /* values never logged: produced afresh */
+    stash.tail = true;          /* values never logged: produced afresh */
     p->sb->stash = stash;
     p->replay = &p->sb->stash;
   } else {

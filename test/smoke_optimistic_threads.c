@@ -196,8 +196,7 @@ int main(void) {
       for (uint32_t i = 0; i < NP; i++)
         total += apps[i].seen[m * (HOPS + 1) + left];
       if (total != 1) {
-        fprintf(stderr, "message %u hop %u applied %u times\n", m, left,
-                total);
+        fprintf(stderr, "message %u hop %u applied %u times\n", m, left, total);
         fail("not exactly once");
       }
     }

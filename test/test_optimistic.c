@@ -122,10 +122,9 @@ static int o_deliver(void *arg, mlog_proc *p, uint32_t src, const void *buf,
   h->id_at[ps.rsn] = m.id;
   h->set[ps.rsn] = true;
   a->st.applied[m.id]++;
-  a->st.from[m.id] =
-      m.kind == KIND_FWD
-          ? (prov){src, m.s_inc, m.s_trig, (uint32_t)m.s_rsn}
-          : (prov){src, NOPROV, NOPROV, NOPROV};
+  a->st.from[m.id] = m.kind == KIND_FWD
+                         ? (prov){src, m.s_inc, m.s_trig, (uint32_t)m.s_rsn}
+                         : (prov){src, NOPROV, NOPROV, NOPROV};
   a->st.hash = mix(mix(a->st.hash, src), m.id);
   a->st.count++;
   if (m.out) {
@@ -322,8 +321,7 @@ static void o_settle(ogroup *g) {
   for (int r = 0; r < 20000 && idle < 40; r++) {
     bool moved = false;
     uint32_t dst;
-    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK;
-         k++) {
+    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK; k++) {
       o_poll(g, dst);
       moved = true;
     }
@@ -340,8 +338,8 @@ static void o_settle(ogroup *g) {
     mlog_proc_stats st;
     mlog_proc_get_stats(g->nd[i].p, &st);
     at += (size_t)snprintf(why + at, sizeof why - at,
-                           " P%u: rsn %llu committed %llu duplicates %llu;",
-                           i, (unsigned long long)st.rsn,
+                           " P%u: rsn %llu committed %llu duplicates %llu;", i,
+                           (unsigned long long)st.rsn,
                            (unsigned long long)st.committed_rsn,
                            (unsigned long long)st.duplicates);
     if (at >= sizeof why)
@@ -373,8 +371,8 @@ static mlog_proc_stats o_stats(ogroup *g, uint32_t i) {
 }
 
 /* A message from i (outside any handler) to route[0], then route[1]... */
-static uint32_t o_send(ogroup *g, uint32_t i, const uint8_t *route,
-                       size_t hops, bool out) {
+static uint32_t o_send(ogroup *g, uint32_t i, const uint8_t *route, size_t hops,
+                       bool out) {
   cr_assert(hops >= 1 && hops <= 8);
   omsg m = {.id = ++g->next_id, .kind = KIND_SPONT, .out = out};
   cr_assert_lt(m.id, HOP, "base ids stay below HOP");
@@ -424,8 +422,8 @@ static void o_check(ogroup *g, uint32_t i, const uint32_t *want, size_t nwant) {
                "process %u: committed %llu of %llu after convergence", i,
                (unsigned long long)st.committed_rsn,
                (unsigned long long)st.rsn);
-  cr_assert_eq(nd->app.st.count, st.rsn, "process %u: count %llu, rsn %llu",
-               i, (unsigned long long)nd->app.st.count,
+  cr_assert_eq(nd->app.st.count, st.rsn, "process %u: count %llu, rsn %llu", i,
+               (unsigned long long)nd->app.st.count,
                (unsigned long long)st.rsn);
   cr_assert_eq(st.rsn, nwant, "process %u: %llu deliveries, %zu expected", i,
                (unsigned long long)st.rsn, nwant);
@@ -471,8 +469,8 @@ static void o_check_all_released(ogroup *g, uint32_t i) {
     bool found = false;
     for (size_t k = 0; k < h->nrel && !found; k++)
       found = h->rel[k].rsn == rsn && h->rel[k].inc == h->inc_at[rsn];
-    cr_assert(found, "process %u: the output of rsn %llu was never released",
-              i, (unsigned long long)rsn);
+    cr_assert(found, "process %u: the output of rsn %llu was never released", i,
+              (unsigned long long)rsn);
   }
 }
 
@@ -565,14 +563,16 @@ Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
   cr_assert_eq(g->nd[2].h->calls[m1 + HOP], 2u,
                "m2 ran twice: the orphan and the regenerated one");
   cr_assert_eq(o_stats(g, 0).rollbacks, 0u);
-  cr_assert_eq(o_stats(g, 1).rollbacks, 0u, "the crashed process just "
-                                            "recovered");
+  cr_assert_eq(o_stats(g, 1).rollbacks, 0u,
+               "the crashed process just "
+               "recovered");
   o_check(g, 1, want1, n1);
   o_check(g, 2, want2, n2);
   o_check_all_released(g, 1);
   o_check_all_released(g, 2);
-  cr_assert_eq(g->nd[2].h->nrel, 1u, "P2 released one output, never the "
-                                     "orphan's");
+  cr_assert_eq(g->nd[2].h->nrel, 1u,
+               "P2 released one output, never the "
+               "orphan's");
   o_free(g);
 }
 
@@ -777,8 +777,9 @@ Test(optimistic, spontaneous_send_from_rolled_back_state_delivered_once) {
   cr_assert_eq(o_stats(g, 0).rsn, 1u, "P0 lost m's interval");
   o_settle(g);
   mlog_proc_stats s1 = o_stats(g, 1);
-  cr_assert_eq(s1.rollbacks, 1u, "P1 rolled back the spontaneous send's "
-                                 "state");
+  cr_assert_eq(s1.rollbacks, 1u,
+               "P1 rolled back the spontaneous send's "
+               "state");
   cr_assert_geq(s1.rolled_back, 1u);
   cr_assert_eq(o_stats(g, 2).rollbacks, 1u,
                "P2 depended on the lost interval through the send");
@@ -832,8 +833,7 @@ static outcome run_random(uint64_t seed, const char *sub) {
       crashed = 1 + (uint32_t)(mlog_sim_random(g->sim) % 3);
       o_crash(g, crashed);
       down_steps = 3;
-    } else if (crashed < NP && g->nd[crashed].p == NULL &&
-               down_steps-- == 0) {
+    } else if (crashed < NP && g->nd[crashed].p == NULL && down_steps-- == 0) {
       o_open(g, crashed);
     }
   }
@@ -897,12 +897,12 @@ Test(optimistic, same_seed_same_run) {
   outcome a = run_random(11, "a"), b = run_random(11, "b");
   for (uint32_t i = 0; i < 4; i++) {
     cr_assert(same_stats(&a.st[i], &b.st[i]),
-                 "process %u: stats differ between two runs of one seed "
-                 "(rsn %llu/%llu, rollbacks %llu/%llu)",
-                 i, (unsigned long long)a.st[i].rsn,
-                 (unsigned long long)b.st[i].rsn,
-                 (unsigned long long)a.st[i].rollbacks,
-                 (unsigned long long)b.st[i].rollbacks);
+              "process %u: stats differ between two runs of one seed "
+              "(rsn %llu/%llu, rollbacks %llu/%llu)",
+              i, (unsigned long long)a.st[i].rsn,
+              (unsigned long long)b.st[i].rsn,
+              (unsigned long long)a.st[i].rollbacks,
+              (unsigned long long)b.st[i].rollbacks);
     cr_assert_eq(a.hash[i], b.hash[i], "process %u: final states differ", i);
   }
   cr_assert_eq(a.vtime, b.vtime, "virtual time differs");

@@ -80,8 +80,8 @@ static int f_send(void *self, uint32_t dst, const void *frame, size_t len) {
   return mlog_sim_ops.send(t->inner, dst, frame, len);
 }
 
-static int f_recv(void *self, int timeout_ms, uint32_t *src,
-                  const void **frame, size_t *len) {
+static int f_recv(void *self, int timeout_ms, uint32_t *src, const void **frame,
+                  size_t *len) {
   ftp *t = self;
   return mlog_sim_ops.recv(t->inner, timeout_ms, src, frame, len);
 }
@@ -101,12 +101,12 @@ static mlog_transport_ops f_ops; /* set up by s_new (the sim's size) */
 /* ------------------------------------------------------------------------ */
 /* The application                                                          */
 
-#define NP 4        /* processes, at most */
-#define MAXID 256   /* message ids */
-#define MAXR 1024   /* rsn per process */
-#define MAXOUT 512  /* outputs per process */
-#define HOP 64u     /* a forwarded message's id: the incoming one + HOP */
-#define END 0xffu   /* end of a route */
+#define NP 4       /* processes, at most */
+#define MAXID 256  /* message ids */
+#define MAXR 1024  /* rsn per process */
+#define MAXOUT 512 /* outputs per process */
+#define HOP 64u    /* a forwarded message's id: the incoming one + HOP */
+#define END 0xffu  /* end of a route */
 
 typedef struct smsg {
   uint32_t id;
@@ -356,8 +356,7 @@ static void s_settle(sgroup *g) {
   for (int r = 0; r < 20000 && idle < 40; r++) {
     bool moved = false;
     uint32_t dst;
-    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK;
-         k++) {
+    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK; k++) {
       s_poll(g, dst);
       moved = true;
     }
@@ -378,8 +377,8 @@ static mlog_proc_stats s_stats(sgroup *g, uint32_t i) {
 }
 
 /* A message from i (outside any handler) to route[0], then route[1]... */
-static uint32_t s_send(sgroup *g, uint32_t i, const uint8_t *route,
-                       size_t hops, bool out) {
+static uint32_t s_send(sgroup *g, uint32_t i, const uint8_t *route, size_t hops,
+                       bool out) {
   cr_assert(hops >= 1 && hops <= 3);
   smsg m = {.id = ++g->next_id, .out = out};
   cr_assert_lt(m.id, HOP, "base ids stay below HOP");
@@ -433,13 +432,12 @@ static uint64_t kept_on_disk(sgroup *g, uint32_t i) {
 
 /* Process i applied exactly the ids in want[] (each once) and nothing
  * else; its rsn counts them. */
-static void s_check(sgroup *g, uint32_t i, const uint32_t *want,
-                    size_t nwant) {
+static void s_check(sgroup *g, uint32_t i, const uint32_t *want, size_t nwant) {
   snode *nd = &g->nd[i];
   mlog_proc_stats st = s_stats(g, i);
   cr_assert(!st.recovering, "process %u still recovering", i);
-  cr_assert_eq(nd->app.st.count, st.rsn, "process %u: count %llu, rsn %llu",
-               i, (unsigned long long)nd->app.st.count,
+  cr_assert_eq(nd->app.st.count, st.rsn, "process %u: count %llu, rsn %llu", i,
+               (unsigned long long)nd->app.st.count,
                (unsigned long long)st.rsn);
   cr_assert_eq(st.rsn, nwant, "process %u: %llu deliveries, %zu expected", i,
                (unsigned long long)st.rsn, nwant);
@@ -471,12 +469,13 @@ static void s_check_all(sgroup *g) {
 /* Every output process i released: once each, seqs 1, 2, ... */
 static void s_check_outputs(sgroup *g, uint32_t i, uint64_t expected) {
   const shist *h = g->nd[i].h;
-  cr_assert_eq(h->nout, expected, "process %u released %zu outputs, %llu "
-                                  "expected",
+  cr_assert_eq(h->nout, expected,
+               "process %u released %zu outputs, %llu "
+               "expected",
                i, h->nout, (unsigned long long)expected);
   for (size_t k = 0; k < h->nout; k++)
-    cr_assert_eq(h->out_seq[k], k + 1, "process %u: output %zu has seq %llu",
-                 i, k, (unsigned long long)h->out_seq[k]);
+    cr_assert_eq(h->out_seq[k], k + 1, "process %u: output %zu has seq %llu", i,
+                 k, (unsigned long long)h->out_seq[k]);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -525,8 +524,9 @@ Test(sender, crash_before_rsn_ack_rsn_in_flight) {
   cr_assert_eq(st.incarnation, 1u, "a new incarnation");
   cr_assert_eq(st.recovered_rsn, 1u);
   cr_assert_eq(st.delivered, 0u, "nothing delivered anew");
-  cr_assert_eq(g->nd[1].h->calls[m], 2u, "m ran before the crash and in "
-                                         "replay");
+  cr_assert_eq(g->nd[1].h->calls[m], 2u,
+               "m ran before the crash and in "
+               "replay");
   cr_assert_eq(g->nd[2].h->calls[m + HOP], 1u, "the forward ran once at P2");
   cr_assert_eq(s_stats(g, 2).duplicates, 0u, "and was sent once");
   s_check_all(g);
@@ -878,8 +878,7 @@ static outcome run_random(uint64_t seed, bool durable, const char *sub) {
         if (down[k] < NP)
           s_crash(g, down[k]);
       down_steps = 3;
-    } else if (down[0] < NP && g->nd[down[0]].p == NULL &&
-               down_steps-- == 0) {
+    } else if (down[0] < NP && g->nd[down[0]].p == NULL && down_steps-- == 0) {
       for (int k = 0; k < 2; k++)
         if (down[k] < NP)
           s_open(g, down[k]);
@@ -923,8 +922,7 @@ static void same_seed(uint64_t seed, bool durable) {
               "%s, process %u: stats differ between two runs of one seed "
               "(rsn %llu/%llu, resent %llu/%llu)",
               durable ? "durable" : "memory", i,
-              (unsigned long long)a.st[i].rsn,
-              (unsigned long long)b.st[i].rsn,
+              (unsigned long long)a.st[i].rsn, (unsigned long long)b.st[i].rsn,
               (unsigned long long)a.st[i].resent,
               (unsigned long long)b.st[i].resent);
     cr_assert_eq(a.hash[i], b.hash[i], "process %u: final states differ", i);
@@ -933,13 +931,18 @@ static void same_seed(uint64_t seed, bool durable) {
   }
   cr_assert_eq(a.vtime, b.vtime, "virtual time differs");
   cr_assert_gt(total, 0u, "the workload delivered something");
-  cr_assert_eq(recovered, durable ? 2u : 1u, "the crashed processes "
-                                             "recovered");
+  cr_assert_eq(recovered, durable ? 2u : 1u,
+               "the crashed processes "
+               "recovered");
 }
 
-Test(sender, same_seed_same_run_memory) { same_seed(11, false); }
+Test(sender, same_seed_same_run_memory) {
+  same_seed(11, false);
+}
 
-Test(sender, same_seed_same_run_durable) { same_seed(12, true); }
+Test(sender, same_seed_same_run_durable) {
+  same_seed(12, true);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Regressions                                                              */
@@ -974,8 +977,9 @@ Test(sender, durable_sender_restart_keeps_outbox_in_ssn_order) {
   cr_assert(!s_stats(g, 0).recovering, "P0 recovered");
   uint64_t prev = 0;
   for (const outmsg *m = g->nd[0].p->ch[1].out_head; m; m = m->next) {
-    cr_assert_gt(m->ssn, prev, "P0's outbox to P1 is in ssn order (ssn "
-                               "%llu after %llu)",
+    cr_assert_gt(m->ssn, prev,
+                 "P0's outbox to P1 is in ssn order (ssn "
+                 "%llu after %llu)",
                  (unsigned long long)m->ssn, (unsigned long long)prev);
     prev = m->ssn;
   }

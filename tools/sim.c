@@ -29,7 +29,8 @@ static const char usage[] =
     "and an independent observer).\n"
     "\n"
     "options:\n"
-    "  -P, --protocol P     pessimistic-receiver (default), optimistic-receiver\n"
+    "  -P, --protocol P     pessimistic-receiver (default), "
+    "optimistic-receiver\n"
     "                       or pessimistic-sender\n"
     "  -n, --procs N        processes, 2..64 (default 3)\n"
     "  -m, --messages M     messages injected (default 100)\n"
@@ -77,11 +78,11 @@ typedef struct node {
   mlog_proc *p; /* NULL while down */
   simapp app;
   observed obs;
-  uint64_t restart_at; /* step */
+  uint64_t restart_at;  /* step */
   uint64_t crashed_rsn; /* its state when it crashed */
   uint32_t *crash_incs; /* the incarnation of each state 1..crashed_rsn */
   bool lost_unknown;    /* crashed: what it lost is known once recovered */
-  bool recovery_fault; /* the next restart fails inside recovery */
+  bool recovery_fault;  /* the next restart fails inside recovery */
   char dir[4200];
 } node;
 
@@ -101,11 +102,11 @@ typedef struct run {
   uint64_t *crash_steps;              /* random mode: sorted */
   uint64_t crashes_done;
   uint64_t rollbacks, orphans_discarded;
-  bool eager;     /* optimistic: states may be lost and rolled back */
-  bool may_undo;  /* states may be lost in a crash (not under pessimistic
-                     receiver-based logging) */
+  bool eager;         /* optimistic: states may be lost and rolled back */
+  bool may_undo;      /* states may be lost in a crash (not under pessimistic
+                         receiver-based logging) */
   bool one_at_a_time; /* sender-based memory mode: the failure model */
-  simtrace trace; /* for simcheck */
+  simtrace trace;     /* for simcheck */
   char error[256];
 } run;
 
@@ -187,10 +188,9 @@ static int open_node(run *r, uint32_t i) {
   mlog_proc_get_stats(nd->p, &st);
   if (st.recovered)
     r->recoveries++;
-  return note_recovered(r, i);
   if (nd->app.first_divergence[0] && r->error[0] == '\0')
     snprintf(r->error, sizeof r->error, "%s", nd->app.first_divergence);
-  return MLOG_OK;
+  return note_recovered(r, i);
 }
 
 static void close_node(run *r, uint32_t i) {
@@ -457,8 +457,7 @@ static int judge(run *r, verdict *v) {
     snprintf(r->error, sizeof r->error,
              "orphans: %llu computed, %llu states rolled back, %llu missed, "
              "%llu rolled back needlessly, %llu outputs from undone states",
-             (unsigned long long)c->orphans,
-             (unsigned long long)c->rolled_back,
+             (unsigned long long)c->orphans, (unsigned long long)c->rolled_back,
              (unsigned long long)c->missed, (unsigned long long)c->spurious,
              (unsigned long long)c->bad_outputs);
   return rc;
@@ -640,13 +639,12 @@ static void report(const sim_opts *o, const totals *t) {
            "%llu crashes, %llu recoveries (%llu replayed), %llu rollbacks "
            "(%llu orphan states)\n",
            ok ? "ok" : "FAILED", o->protocol, o->durable ? " (durable)" : "",
-           (unsigned long long)o->procs,
-           (unsigned long long)o->messages, (unsigned long long)o->seed,
-           (unsigned long long)t->runs, (unsigned long long)t->delivered,
-           (unsigned long long)t->duplicates, (unsigned long long)t->lost,
-           (unsigned long long)t->divergences, (unsigned long long)t->crashes,
-           (unsigned long long)t->recoveries, (unsigned long long)t->replayed,
-           (unsigned long long)t->rollbacks,
+           (unsigned long long)o->procs, (unsigned long long)o->messages,
+           (unsigned long long)o->seed, (unsigned long long)t->runs,
+           (unsigned long long)t->delivered, (unsigned long long)t->duplicates,
+           (unsigned long long)t->lost, (unsigned long long)t->divergences,
+           (unsigned long long)t->crashes, (unsigned long long)t->recoveries,
+           (unsigned long long)t->replayed, (unsigned long long)t->rollbacks,
            (unsigned long long)t->orphans_detected);
   if (!ok)
     printf("first failure: %s (rerun: mlog sim --protocol %s%s --procs %llu "

@@ -39,13 +39,12 @@ static void observe(simapp *a, uint32_t inc, uint64_t rsn, uint64_t key,
   bool fresh = o->key_at[rsn] == 0 ||
                (a->may_undo && inc > o->inc_at[rsn]); /* replaced */
   if (fresh) {
-    uint64_t prev =
-        rsn > 1 ? simiv(a->id, o->inc_at[rsn - 1], rsn - 1) : 0;
+    uint64_t prev = rsn > 1 ? simiv(a->id, o->inc_at[rsn - 1], rsn - 1) : 0;
     o->key_at[rsn] = key + 1; /* 0 means unseen */
     o->hash_at[rsn] = a->hash;
     o->inc_at[rsn] = inc;
-    if (a->trace && !simtrace_event(a->trace, simiv(a->id, inc, rsn), dep,
-                                    prev))
+    if (a->trace &&
+        !simtrace_event(a->trace, simiv(a->id, inc, rsn), dep, prev))
       abort();
     return;
   }

@@ -24,12 +24,12 @@ extern "C" {
 
 /* Logger flags: the protocol the runtime runs around the logger. */
 #define MLOG_LOGGER_EAGER                                                      \
-  0x1u /* optimistic: deliver before the record is durable; messages carry   \
+  0x1u /* optimistic: deliver before the record is durable; messages carry     \
           dependency vectors, orphans roll back, outputs wait for stability */
 
 #define MLOG_LOGGER_SENDER                                                     \
-  0x2u /* sender-based: the receiver logs no message; senders keep them     \
-          with the rsns receivers give, receivers hold their sends until    \
+  0x2u /* sender-based: the receiver logs no message; senders keep them        \
+          with the rsns receivers give, receivers hold their sends until       \
           their rsns are recorded */
 
 /* What the runtime tells a logger at open. */

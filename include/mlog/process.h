@@ -66,11 +66,11 @@ typedef struct mlog_app {
                                   MLOG_PROC_UNSAFE is also set */
 #define MLOG_PROC_UNSAFE 0x4u /* "I know": allow MLOG_PROC_NOSYNC */
 #define MLOG_PROC_SENDER_DURABLE                                               \
-  0x10u /* pessimistic-sender: commit each kept message with its rsn       \
-           before acknowledging the rsn (survives concurrent failures);    \
+  0x10u /* pessimistic-sender: commit each kept message with its rsn           \
+           before acknowledging the rsn (survives concurrent failures);        \
            without it rsns live in memory and in checkpoints */
 #define MLOG_PROC_NO_THREADS                                                   \
-  0x8u /* the logger persists from the poll loop instead of a background     \
+  0x8u /* the logger persists from the poll loop instead of a background       \
           thread (simulations: the same seed gives the same run) */
 
 typedef struct mlog_proc_config {
@@ -124,12 +124,12 @@ typedef struct mlog_proc_stats {
   uint64_t held;              /* arriving messages held back (resent later) */
   uint64_t committed_rsn;     /* states up to it can never be rolled back */
   uint32_t interval_incarnation; /* incarnation that created state rsn */
-  uint64_t recovered_rsn; /* the state the last recovery reached */
+  uint64_t recovered_rsn;        /* the state the last recovery reached */
   /* Sender-based logging. */
-  bool recovering;     /* waiting for the peers to send back its messages */
-  uint32_t rsns_lost;  /* peers whose crash now would be unrecoverable: this
-                          process lost the rsns of what it sent them (memory
-                          mode) and their checkpoint does not cover it yet */
+  bool recovering;    /* waiting for the peers to send back its messages */
+  uint32_t rsns_lost; /* peers whose crash now would be unrecoverable: this
+                         process lost the rsns of what it sent them (memory
+                         mode) and their checkpoint does not cover it yet */
 } mlog_proc_stats;
 
 /* Open (or recover) process cfg->id. On success *out owns the handle. On
