@@ -18,6 +18,8 @@ static const command commands[] = {
     {"keygen", cmd_keygen, "write a new log key and Ed25519 key pair"},
     {"gen", cmd_gen, "write a synthetic log (for tests, demos and benchmarks)"},
     {"sim", cmd_sim, "run a protocol in simulation with crashes and check it"},
+    {"analyze", cmd_analyze,
+     "find the recovery line of a trace after failures"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
