@@ -20,6 +20,8 @@ static const command commands[] = {
     {"sim", cmd_sim, "run a protocol in simulation with crashes and check it"},
     {"analyze", cmd_analyze,
      "find the recovery line of a trace after failures"},
+    {"diagram", cmd_diagram,
+     "draw a trace's space-time diagram (and recovery line) as SVG"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
