@@ -4,9 +4,14 @@
 # Good traces give a well-formed SVG with one process line per process, one
 # arrow per message, one box per checkpoint, the recovery line only with
 # --failed, and the orphan and lost colours on exactly the messages `mlog
-# analyze --json` lists; bad traces (every case of cli_analyze.sh) exit 3
-# and write nothing; usage errors exit 2; an unwritable output exits 3
-# without leaving a temporary file.
+# analyze --json` lists. --shiviz gives a ShiViz log: the regular
+# expression, an empty line, then one line per event matching it, each
+# process's events in its order, every send before its receive, vector
+# clocks following the rules (own entry +1 per event, a receive's clock the
+# componentwise max with its send's; checked with python3 when there is
+# one). Bad traces (every case of cli_analyze.sh) exit 3 and write nothing;
+# usage errors exit 2; an unwritable output exits 3 without leaving a
+# temporary file or the other output.
 
 . "$(dirname "${BASH_SOURCE[0]}")/cli_harness.bash"
 
@@ -192,24 +197,176 @@ check "an existing output is replaced" \
   cmp -s "$T/replace.svg" "$T/zigzag-X.svg"
 
 # ---------------------------------------------------------------------------
+# ShiViz logs (--shiviz)
+
+REGEX='^(?<host>\S+) (?<clock>\{.*?\}) (?<event>.*)$'
+
+# The checks of a log against its trace (python3): the header, one line per
+# event, each matching the regular expression, each process's events in
+# its order, sends before their receives (but receives marked as closing a
+# causality cycle), and the vector clocks: a process's own entry +1 per
+# event, the other entries unchanged but at a receive, whose clock is the
+# componentwise max with its send's; only nonzero entries.
+cat >"$T/shiviz_check.py" <<'EOF'
+import json, re, sys
+
+def enc(s):
+    spaces = "\u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff"
+    def one(ch):
+        o = ord(ch)
+        if (o <= 0x20 or 0x7f <= o <= 0xa0 or 0x2000 <= o <= 0x200a
+                or ch in spaces or ch == "%"):
+            return "".join("%%%02X" % b for b in ch.encode())
+        return ch
+    return "".join(one(ch) for ch in s)
+
+def main(trace_path, log_path, regex):
+    trace = json.load(open(trace_path, encoding="utf-8"))
+    raw = open(log_path, encoding="utf-8", newline="").read()
+    assert raw.endswith("\n"), "no final newline"
+    lines = raw[:-1].split("\n")
+    assert lines[0] == regex, "first line is not the regex: %r" % lines[0]
+    assert lines[1] == "", "second line is not empty"
+    body = lines[2:]
+    events = trace["events"]
+    assert len(body) == len(events), "%d lines, %d events" % (len(body), len(events))
+    pattern = re.compile(regex.replace("(?<", "(?P<"))
+    want = {}  # host -> its events' texts, in order
+    to = {}
+    for ev in events:
+        if ev["kind"] == "send":
+            to[ev["msg"]] = ev["to"]
+    sender = {ev["msg"]: ev["proc"] for ev in events if ev["kind"] == "send"}
+    for ev in events:
+        p, k = ev["proc"], ev["kind"]
+        text = ("checkpoint " + enc(ev["name"]) if k == "checkpoint" else
+                "send %s to %s" % (enc(ev["msg"]), enc(to[ev["msg"]])) if k == "send"
+                else "recv %s from %s" % (enc(ev["msg"]), enc(sender[ev["msg"]])))
+        want.setdefault(enc(p), []).append(text)
+    got = {}
+    clock = {}  # host -> its last clock
+    sent = {}  # message -> the clock of its send
+    cycle = " (causality cycle: written before its send, not linked)"
+    for n, line in enumerate(body, 3):
+        m = pattern.fullmatch(line)
+        assert m, "line %d does not match: %r" % (n, line)
+        host, c, event = m["host"], json.loads(m["clock"]), m["event"]
+        assert all(isinstance(v, int) and v > 0 for v in c.values()), "line %d: %r" % (n, c)
+        expect = dict(clock.get(host, {}))
+        expect[host] = expect.get(host, 0) + 1
+        words = event.split(" ")
+        if words[0] == "send":
+            sent[words[1]] = c
+        elif words[0] == "recv" and event.endswith(cycle):
+            assert words[1] not in sent, "line %d: marked a cycle, send written" % n
+            event = event[: -len(cycle)]
+        elif words[0] == "recv":
+            assert words[1] in sent, "line %d: receive before its send" % n
+            for h, v in sent[words[1]].items():
+                expect[h] = max(expect.get(h, 0), v)
+            assert all(c.get(h, 0) >= v for h, v in sent[words[1]].items()), \
+                "line %d: does not dominate the send's clock" % n
+        assert c == expect, "line %d: clock %r, want %r" % (n, c, expect)
+        clock[host] = c
+        got.setdefault(host, []).append(event)
+    assert got == want, "events per host: %r, want %r" % (got, want)
+
+try:
+    main(*sys.argv[1:4])
+except AssertionError as e:
+    print("#", e)
+    sys.exit(1)
+EOF
+if command -v python3 >/dev/null 2>&1; then
+  shiviz_ok() { python3 "$T/shiviz_check.py" "$1" "$2" "$REGEX"; }
+else
+  echo "# no python3: ShiViz clocks and event order are not checked"
+  shiviz_ok() { true; }
+fi
+# grep -P, when grep has it: every line but the first two matches.
+if echo x | grep -qP 'x' 2>/dev/null; then
+  grep_ok() { tail -n +3 "$1" | grep -cvP -- "$REGEX" | grep -qx 0; }
+else
+  echo "# grep -P unavailable: the regex is checked with python3 only"
+  grep_ok() { true; }
+fi
+
+# expect_shiviz NAME TRACE EVENTS [ARGS...]: export TRACE and check it.
+expect_shiviz() {
+  local name=$1 trace=$2 events=$3
+  shift 3
+  run diagram --trace "$trace" --shiviz "$T/$name.log" "$@"
+  check "shiviz $name: exit 0, silent" test "$rc" -eq 0 -a -z "$out" -a -z "$err"
+  check "shiviz $name: the regex, an empty line, $events event lines" \
+    test "$(head -1 "$T/$name.log")" = "$REGEX" -a \
+    -z "$(sed -n 2p "$T/$name.log")" -a \
+    "$(count_lines "$T/$name.log")" -eq $((events + 2))
+  check "shiviz $name: every event line matches (grep -P)" grep_ok "$T/$name.log"
+  check "shiviz $name: order and vector clocks" shiviz_ok "$trace" "$T/$name.log"
+  check "shiviz $name: no temporary file left" \
+    test -z "$(find "$T" -name '*.tmp.*')"
+}
+
+expect_shiviz example "$T/example.json" 3
+check "shiviz example: the lines" test "$(tail -n +3 "$T/example.log")" = \
+  'X {"X":1} checkpoint x1
+X {"X":2} send m1 to Y
+Y {"X":2,"Y":1} recv m1 from X'
+expect_shiviz zigzag "$T/zigzag.json" 13
+check "shiviz zigzag: a receive's clock" \
+  grep -qxF 'X {"Y":4,"X":4} recv m2 from Y' "$T/zigzag.log"
+expect_shiviz lists "$T/lists.json" 13 --failed B
+expect_shiviz big "$T/big.json" 301
+# Names with white space, '%', quotes, control characters; a causality
+# cycle: written anyway, the receive closing it marked and not linked.
+cat >"$T/names.json" <<'EOF'
+{"processes": ["A&<B>\"' x", "C\u0001%\u00a0\\"],
+ "events": [
+  {"proc": "A&<B>\"' x", "kind": "recv", "msg": "m 1"},
+  {"proc": "A&<B>\"' x", "kind": "send", "msg": "m} {2", "to": "C\u0001%\u00a0\\"},
+  {"proc": "C\u0001%\u00a0\\", "kind": "recv", "msg": "m} {2"},
+  {"proc": "C\u0001%\u00a0\\", "kind": "checkpoint", "name": "c\n\u00e9"},
+  {"proc": "C\u0001%\u00a0\\", "kind": "send", "msg": "m 1", "to": "A&<B>\"' x"}
+ ]}
+EOF
+expect_shiviz names "$T/names.json" 5
+check "shiviz names: the receive closing the cycle is marked" \
+  grep -qF 'recv m%201 from C%01%25%C2%A0\ (causality cycle' "$T/names.log"
+run diagram --trace "$T/zigzag.json" -o "$T/both.svg" --shiviz "$T/both.log"
+check "-o and --shiviz: exit 0" test "$rc" -eq 0
+check "-o and --shiviz: the same SVG as -o alone" \
+  cmp -s "$T/both.svg" "$T/zigzag.svg"
+check "-o and --shiviz: the same log as --shiviz alone" \
+  cmp -s "$T/both.log" "$T/zigzag.log"
+cp "$T/example.log" "$T/replace.log"
+run diagram --trace "$T/zigzag.json" --shiviz "$T/replace.log"
+check "an existing ShiViz log is replaced" cmp -s "$T/replace.log" "$T/zigzag.log"
+
+# ---------------------------------------------------------------------------
 # Failures: exit 3 (bad traces, unwritable outputs) or 2 (usage), one
 # stderr line, nothing on stdout, no output file and no temporary file.
 
+# snapshots 'A|B...': the snapshots of the paths A, B...
+snapshots() {
+  local IFS='|' o
+  for o in $1; do snapshot "$o"; done
+}
+
 # expect_fail STATUS PATTERN OUT ARGS...: the tool fails as described and
-# leaves OUT as it was (absent when it was).
+# leaves OUT ('A|B...': each of them) as it was (absent when it was).
 expect_fail() {
   local status=$1 pattern=$2 outfile=$3 before
   shift 3
   local name problems=()
   name="[exit $status] mlog diagram $(short "$*")"
-  before=$(snapshot "$outfile")
+  before=$(snapshots "$outfile")
   run diagram "$@"
   [ "$rc" -eq "$status" ] || problems+=("exit $rc")
   [ -z "$out" ] || problems+=("stdout not empty")
   [ "$(count_lines "$T/.err")" -eq 1 ] || problems+=("not one stderr line")
   [[ $err == "mlog diagram: "* ]] || problems+=("stderr not from mlog diagram")
   [[ $err =~ $pattern ]] || problems+=("stderr does not match /$pattern/")
-  [ "$(snapshot "$outfile")" = "$before" ] || problems+=("output changed")
+  [ "$(snapshots "$outfile")" = "$before" ] || problems+=("output changed")
   [ -z "$(find "$T" -name '*.tmp.*')" ] || problems+=("temporary file left")
   if [ ${#problems[@]} -eq 0 ]; then
     ok "$name"
@@ -227,12 +384,17 @@ bad_trace() {
     -o "$T/bad$n_bad.svg"
   expect_fail 3 "$1" "$T/bad$n_bad.svg" --trace "$T/bad$n_bad.json" \
     -o "$T/bad$n_bad.svg"
+  expect_fail 3 "$1" "$T/bad$n_bad.svg|$T/bad$n_bad.log" \
+    --trace "$T/bad$n_bad.json" -o "$T/bad$n_bad.svg" \
+    --shiviz "$T/bad$n_bad.log"
 }
 # The cases themselves, read from cli_analyze.sh so that the lists agree.
 eval "$(sed -n '/^# Bad traces: exit 3/,/^expect_fail 3 .--failed names/p' \
   "$(dirname "${BASH_SOURCE[0]}")/cli_analyze.sh" | grep -v '^expect_fail')"
 check "all of cli_analyze.sh's bad traces were tried ($n_bad)" \
   test "$n_bad" -ge 30
+expect_fail 3 'unknown process' "$T/o.log" --trace "$T/bad1.json" \
+  --shiviz "$T/o.log"
 expect_fail 3 '--failed names an unknown process Q' "$T/o.svg" \
   --failed X,Q --trace "$T/example.json" -o "$T/o.svg"
 expect_fail 3 'cannot read' "$T/o.svg" --trace "$T/missing.json" -o "$T/o.svg"
@@ -260,6 +422,21 @@ check "a new file gets the usual mode (0666 less the umask)" \
   test "$(umask 022 && "$MLOG_BIN" diagram --trace "$T/example.json" \
     -o "$T/mode.svg" && stat -c %a "$T/mode.svg")" = 644
 
+# An unwritable ShiViz output: the SVG beside it is not written either.
+expect_fail 3 "$T/nodir/o.log: cannot write: No such file" "$T/o.svg|$T/nodir" \
+  --trace "$T/zigzag.json" -o "$T/o.svg" --shiviz "$T/nodir/o.log"
+expect_fail 3 "cannot write: Is a directory" "$T/o.svg|$T/isdir" \
+  --trace "$T/zigzag.json" -o "$T/o.svg" --shiviz "$T/isdir"
+expect_fail 3 "cannot write: Is a directory" "$T/isdir|$T/o.log" \
+  --trace "$T/zigzag.json" -o "$T/isdir" --shiviz "$T/o.log"
+cp "$T/zigzag.log" "$T/kept.log"
+expect_fail 3 'unknown process' "$T/kept.log" --trace "$T/bad1.json" \
+  --shiviz "$T/kept.log"
+before=$(snapshot "$T/ro")
+run_nobody diagram --trace "$T/zigzag.json" --shiviz "$T/ro/o.log"
+check "[exit 3] --shiviz into a read-only directory: nothing left" \
+  test "$rc" -eq 3 -a "$(snapshot "$T/ro")" = "$before"
+
 # ---------------------------------------------------------------------------
 # Usage errors: exit 2
 
@@ -267,6 +444,16 @@ o="$T/u.svg"
 expect_fail 2 "no trace given" "$o" -o "$o"
 expect_fail 2 "no output given" "$o" --trace "$T/example.json"
 expect_fail 2 "an empty output path" "$o" --trace "$T/example.json" -o ''
+l="$T/u.log"
+expect_fail 2 "no output given" "$l" --failed X --trace "$T/example.json"
+expect_fail 2 "an empty output path" "$o|$l" --trace "$T/example.json" \
+  -o "$o" --shiviz ''
+expect_fail 2 "--shiviz given twice" "$l" --trace "$T/example.json" \
+  --shiviz "$l" --shiviz "$l"
+expect_fail 2 "name the same file" "$l" --trace "$T/example.json" \
+  -o "$l" --shiviz "$l"
+expect_fail 2 "needs an argument" "$l" --trace "$T/example.json" --shiviz
+expect_fail 2 "no trace given" "$l" --shiviz "$l"
 expect_fail 2 "an empty name" "$o" --failed '' --trace "$T/example.json" -o "$o"
 expect_fail 2 "an empty name" "$o" --failed X, --trace "$T/example.json" -o "$o"
 expect_fail 2 "X named twice" "$o" --failed X,Y,X --trace "$T/example.json" \

@@ -1,5 +1,6 @@
 /* diagram.c - mlog diagram: the space-time diagram of a trace as SVG, with
- * the recovery line, orphan and lost messages after failures */
+ * the recovery line, orphan and lost messages after failures; and the trace
+ * as a ShiViz log (shiviz.c) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shiviz.h"
 #include "tool.h"
 #include "trace.h"
 
 static const char usage[] =
-    "usage: mlog diagram [--failed P[,Q...]] --trace FILE -o OUT.svg\n"
+    "usage: mlog diagram [--failed P[,Q...]] --trace FILE [-o OUT.svg]\n"
+    "                    [--shiviz OUT.log]\n"
     "\n"
     "Draw the space-time diagram of a trace (the JSON trace of 'mlog\n"
     "analyze') as an SVG file: one horizontal line per process, time flowing\n"
@@ -21,11 +24,16 @@ static const char usage[] =
     "failed (dashed, purple), the orphan messages (red) and the lost\n"
     "messages (orange), as 'mlog analyze' finds them, and the checkpoints\n"
     "rolled back past (grey).\n"
+    "With --shiviz, also (or instead) the trace as a ShiViz log: one line\n"
+    "'HOST {VECTOR CLOCK} EVENT' per event, causes before effects, after\n"
+    "the regular expression to give ShiViz and an empty line (ShiViz reads\n"
+    "them from an uploaded file). At least one of -o and --shiviz.\n"
     "\n"
     "options:\n"
     "  -f, --failed LIST  the failed processes, separated by commas\n"
     "  -t, --trace FILE   the trace\n"
     "  -o, --output FILE  the SVG file to write (replaced atomically)\n"
+    "      --shiviz FILE  the ShiViz log to write (replaced atomically)\n"
     "  -h, --help         show this help\n"
     "\n"
     "exit status: 0 written, 2 usage error, 3 the trace could not be read\n"
@@ -524,26 +532,39 @@ static int cannot_write(const char *path, int err) {
   return TOOL_UNREADABLE;
 }
 
-/* Write the diagram into a new file next to `out`, then rename it over
- * `out`: a failure leaves `out` as it was and no temporary file. */
-static int write_file(const char *out, const diagram *d) {
-  size_t n = strlen(out) + sizeof ".tmp.XXXXXX";
-  char *tmp = malloc(n);
-  if (tmp == NULL)
-    return cannot_write(out, ENOMEM);
-  snprintf(tmp, n, "%s.tmp.XXXXXX", out);
-  int fd = mkstemp(tmp);
+/* A file to write: `write` fills it through a temporary file next to it
+ * (tmp), renamed over it once every output is written. */
+typedef struct output {
+  const char *path;
+  void (*write)(FILE *f, void *ctx);
+  void *ctx;
+  char *tmp;
+} output;
+
+/* Write o into a new temporary file; on failure, reports it and leaves no
+ * temporary file. */
+static int write_temp(output *o) {
+  struct stat st;
+  if (stat(o->path, &st) == 0 && S_ISDIR(st.st_mode))
+    return cannot_write(o->path, EISDIR); /* before renaming any output */
+  size_t n = strlen(o->path) + sizeof ".tmp.XXXXXX";
+  o->tmp = malloc(n);
+  if (o->tmp == NULL)
+    return cannot_write(o->path, ENOMEM);
+  snprintf(o->tmp, n, "%s.tmp.XXXXXX", o->path);
+  int fd = mkstemp(o->tmp);
   if (fd < 0) {
     int err = errno;
-    free(tmp);
-    return cannot_write(out, err);
+    free(o->tmp);
+    o->tmp = NULL;
+    return cannot_write(o->path, err);
   }
   mode_t mask = umask(0);
   umask(mask);
   FILE *f = fdopen(fd, "w");
   int err = f == NULL || fchmod(fd, 0666 & ~mask) != 0 ? errno : 0;
   if (f != NULL) {
-    write_svg(f, d);
+    o->write(f, o->ctx);
     if (err == 0 && (fflush(f) != 0 || ferror(f) || fsync(fd) != 0))
       err = errno != 0 ? errno : EIO;
     if (fclose(f) != 0 && err == 0)
@@ -551,30 +572,72 @@ static int write_file(const char *out, const diagram *d) {
   } else {
     close(fd);
   }
-  if (err == 0 && rename(tmp, out) != 0)
-    err = errno;
-  if (err != 0)
-    unlink(tmp);
-  free(tmp);
-  return err != 0 ? cannot_write(out, err) : TOOL_OK;
+  if (err == 0)
+    return TOOL_OK;
+  unlink(o->tmp);
+  free(o->tmp);
+  o->tmp = NULL;
+  return cannot_write(o->path, err);
+}
+
+static void drop_temp(output *o) {
+  if (o->tmp != NULL)
+    unlink(o->tmp);
+  free(o->tmp);
+  o->tmp = NULL;
+}
+
+/* Write every output into its temporary file, then rename them over the
+ * outputs: a failure to write (a directory in the way included) leaves
+ * every output as it was and no temporary file. */
+static int write_files(output *outs, size_t n) {
+  int rc = TOOL_OK;
+  for (size_t i = 0; i < n && rc == TOOL_OK; i++)
+    rc = write_temp(&outs[i]);
+  for (size_t i = 0; i < n && rc == TOOL_OK; i++) {
+    if (rename(outs[i].tmp, outs[i].path) != 0)
+      rc = cannot_write(outs[i].path, errno);
+    else
+      free(outs[i].tmp), outs[i].tmp = NULL;
+  }
+  for (size_t i = 0; i < n; i++)
+    drop_temp(&outs[i]);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
 
-static int draw(const trace *t, const mlogi_rl_result *res, const char *out) {
+static void write_svg_file(FILE *f, void *d) {
+  write_svg(f, d);
+}
+
+/* The SVG into `svg`, the ShiViz log into `log` (either may be NULL). */
+static int draw(const trace *t, const mlogi_rl_result *res, const char *svg,
+                const char *log) {
   diagram d = {.t = t, .res = res};
+  shiviz s = {0};
+  output outs[2];
+  size_t n = 0;
   int rc = place_events(&d);
   if (rc == TOOL_OK)
     rc = classify_messages(&d);
-  if (rc == TOOL_OK) {
+  if (rc == TOOL_OK && svg != NULL) {
     lay_out(&d);
-    rc = write_file(out, &d);
+    outs[n++] = (output){.path = svg, .write = write_svg_file, .ctx = &d};
   }
+  if (rc == TOOL_OK && log != NULL) {
+    rc = shiviz_prepare(&s, t, d.col);
+    outs[n++] = (output){.path = log, .write = shiviz_write, .ctx = &s};
+  }
+  if (rc == TOOL_OK)
+    rc = write_files(outs, n);
+  shiviz_free(&s);
   diagram_free(&d);
   return rc;
 }
 
-static int run_diagram(const char *path, const char *failed, const char *out) {
+static int run_diagram(const char *path, const char *failed, const char *svg,
+                       const char *log) {
   trace t = {.path = path};
   mlogi_rl_result res = {0};
   int rc = trace_load(&t);
@@ -584,11 +647,13 @@ static int run_diagram(const char *path, const char *failed, const char *out) {
       rc = trace_recovery_line(&t, &res);
   }
   if (rc == TOOL_OK)
-    rc = draw(&t, failed != NULL ? &res : NULL, out);
+    rc = draw(&t, failed != NULL ? &res : NULL, svg, log);
   mlogi_rl_result_free(&res);
   trace_free(&t);
   return rc;
 }
+
+enum { OPT_SHIVIZ = 256 };
 
 /* Set *slot to optarg, or report that the option came twice. */
 static int once(const char **slot, const char *option) {
@@ -603,10 +668,11 @@ int cmd_diagram(int argc, char **argv) {
       {"failed", required_argument, NULL, 'f'},
       {"trace", required_argument, NULL, 't'},
       {"output", required_argument, NULL, 'o'},
+      {"shiviz", required_argument, NULL, OPT_SHIVIZ},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *failed = NULL, *path = NULL, *out = NULL;
+  const char *failed = NULL, *path = NULL, *out = NULL, *log = NULL;
   int c, rc = TOOL_OK;
   tool_opt_begin();
   while (rc == TOOL_OK && (c = tool_getopt(argc, argv, longopts)) != -1) {
@@ -616,6 +682,8 @@ int cmd_diagram(int argc, char **argv) {
       rc = once(&path, "--trace");
     else if (c == 'o')
       rc = once(&out, "--output");
+    else if (c == OPT_SHIVIZ)
+      rc = once(&log, "--shiviz");
     else if (c == 'h')
       return tool_help(usage);
     else
@@ -627,11 +695,13 @@ int cmd_diagram(int argc, char **argv) {
     return tool_usage_error("unexpected argument '%s'", argv[optind]);
   if (path == NULL)
     return tool_usage_error("no trace given (--trace FILE)");
-  if (out == NULL)
-    return tool_usage_error("no output given (-o OUT.svg)");
-  if (out[0] == '\0')
+  if (out == NULL && log == NULL)
+    return tool_usage_error("no output given (-o OUT.svg, --shiviz OUT.log)");
+  if ((out != NULL && out[0] == '\0') || (log != NULL && log[0] == '\0'))
     return tool_usage_error("an empty output path");
+  if (out != NULL && log != NULL && strcmp(out, log) == 0)
+    return tool_usage_error("-o and --shiviz name the same file '%s'", out);
   if (failed != NULL && (rc = trace_check_failed_list(failed)) != TOOL_OK)
     return rc;
-  return run_diagram(path, failed, out);
+  return run_diagram(path, failed, out, log);
 }
