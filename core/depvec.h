@@ -67,14 +67,17 @@ static inline bool mlogi_view_lost(const mlogi_peerview *pv,
   return iv.rsn > 0 && iv.inc < pv->inc && iv.rsn > pv->ends[iv.inc];
 }
 
-/* Is interval iv stable (logged for good) as far as pv says? */
+/* Is interval iv stable (logged for good) as far as pv says? The stable rsn
+ * a process announces bounds its intervals of earlier incarnations too:
+ * after a crash it vouches for its replayed states only once it has checked
+ * them against its peers' ends. */
 static inline bool mlogi_view_stable(const mlogi_peerview *pv,
                                      mlogi_interval iv) {
   if (iv.rsn == 0)
     return true;
-  if (iv.inc < pv->inc)
-    return iv.rsn <= pv->ends[iv.inc];
-  return iv.inc == pv->inc && iv.rsn <= pv->stable_rsn;
+  if (iv.rsn > pv->stable_rsn)
+    return false;
+  return iv.inc < pv->inc ? iv.rsn <= pv->ends[iv.inc] : iv.inc == pv->inc;
 }
 
 /* Learn that the process is in incarnation inc with ends[0..inc) (as it

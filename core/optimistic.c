@@ -26,8 +26,10 @@
 
 #define STATUS_REQUEST 0x1u /* the receiver should answer with its status */
 
+/* The vectors of pending entry i: the state's ([0, n)), then the message's
+ * ([n, 2n)). */
 static mlogi_interval *pend_dv(optimistic *o, size_t i, uint32_t n) {
-  return o->pend_dv + ((o->head + i) % o->cap) * n;
+  return o->pend_dv + ((o->head + i) % o->cap) * 2 * n;
 }
 
 int mlogi_opt_open(mlog_proc *p) {
@@ -66,9 +68,9 @@ void mlogi_opt_free(mlog_proc *p) {
 void mlogi_opt_reset(mlog_proc *p) {
   optimistic *o = p->opt;
   memset(o->dv, 0, p->n * sizeof *o->dv);
-  o->head = o->count = 0;
+  o->head = o->count = o->unverified = 0;
   o->mhead = o->mcount = 0;
-  o->committed_rsn = 0;
+  o->committed_rsn = o->marked_stable = 0;
   o->orphan = false;
 }
 
@@ -84,8 +86,10 @@ int mlogi_opt_self(mlog_proc *p) {
     if (!ok) /* the peers would never learn our ends */
       return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
   }
-  if (self->stable_rsn < p->delivered_rsn)
-    self->stable_rsn = p->delivered_rsn;
+  if (p->opt->marked_stable < p->delivered_rsn) /* replay ran what the log
+                                                   holds */
+    p->opt->marked_stable = p->delivered_rsn;
+  self->stable_rsn = 0; /* set again by the next settle */
   return MLOG_OK;
 }
 
@@ -113,13 +117,23 @@ mlogi_admit mlogi_opt_admit(mlog_proc *p, uint32_t src, uint32_t incarnation,
   return verdict;
 }
 
+/* Does every entry of a message's vector name an incarnation whose
+ * predecessors' ends we know? (Admission holds back messages that do not;
+ * replay after a crash cannot.) */
+static bool names_known(const mlog_proc *p, const mlogi_interval *msgdv) {
+  for (uint32_t j = 0; j < p->n; j++)
+    if (msgdv[j].rsn != 0 && msgdv[j].inc > p->opt->views[j].inc)
+      return false;
+  return true;
+}
+
 static int grow_pending(mlog_proc *p) {
   optimistic *o = p->opt;
   if (o->count < o->cap)
     return MLOG_OK;
   size_t cap = o->cap ? 2 * o->cap : 64;
   pending *pe = malloc(cap * sizeof *pe);
-  mlogi_interval *dv = malloc(cap * p->n * sizeof *dv);
+  mlogi_interval *dv = malloc(cap * 2 * p->n * sizeof *dv);
   if (pe == NULL || dv == NULL) {
     free(pe);
     free(dv);
@@ -127,7 +141,7 @@ static int grow_pending(mlog_proc *p) {
   }
   for (size_t i = 0; i < o->count; i++) {
     pe[i] = o->pend[(o->head + i) % o->cap];
-    memcpy(dv + i * p->n, pend_dv(o, i, p->n), p->n * sizeof *dv);
+    memcpy(dv + i * 2 * p->n, pend_dv(o, i, p->n), 2 * p->n * sizeof *dv);
   }
   free(o->pend);
   free(o->pend_dv);
@@ -147,18 +161,20 @@ int mlogi_opt_deliver(mlog_proc *p, const mlog_record *rec, const void **msg,
     return MLOG_OK;
   if (grow_pending(p) != MLOG_OK)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
-  mlogi_interval *dv = o->pend_dv + ((o->head + o->count) % o->cap) * p->n;
+  mlogi_interval *dv = pend_dv(o, o->count, p->n), *msgdv = dv + p->n;
   size_t used;
-  if (mlogi_dv_decode(rec->payload, rec->payload_len, p->n, dv, &used) !=
+  if (mlogi_dv_decode(rec->payload, rec->payload_len, p->n, msgdv, &used) !=
       MLOG_OK)
     return mlogi_fail(&p->eb, MLOG_ECORRUPT,
                       "delivery rsn %llu: malformed dependency vector",
                       (unsigned long long)rec->rsn);
-  mlogi_dv_merge(o->dv, dv, p->n);
+  mlogi_dv_merge(o->dv, msgdv, p->n);
   o->dv[p->id] = (mlogi_interval){rec->incarnation, rec->rsn};
   memcpy(dv, o->dv, p->n * sizeof *dv);
-  o->pend[(o->head + o->count) % o->cap] =
-      (pending){.rsn = rec->rsn, .ssn = rec->ssn, .src = rec->src};
+  bool verified = names_known(p, msgdv);
+  o->pend[(o->head + o->count) % o->cap] = (pending){
+      .rsn = rec->rsn, .ssn = rec->ssn, .src = rec->src, .verified = verified};
+  o->unverified += !verified;
   o->count++;
   *msg = (const uint8_t *)rec->payload + used;
   *len = rec->payload_len - used;
@@ -215,31 +231,43 @@ int mlogi_opt_marked(mlog_proc *p, uint64_t lsn, uint64_t rsn) {
   return MLOG_OK;
 }
 
-static bool dv_stable(const optimistic *o, const mlogi_interval *dv,
-                      uint32_t n) {
-  for (uint32_t j = 0; j < n; j++)
-    if (!mlogi_view_stable(&o->views[j], dv[j]))
+/* Are all the vectors dv[0, k*n) stable (n: the group size)? */
+static bool dv_stable(const mlog_proc *p, const mlogi_interval *dv,
+                      uint32_t len) {
+  for (uint32_t j = 0; j < len; j++)
+    if (!mlogi_view_stable(&p->opt->views[j % p->n], dv[j]))
       return false;
   return true;
 }
 
-/* Our own stable rsn: the marks the log holds durably. */
+/* Our own stable rsn: the marks the log holds durably, but not past a
+ * state replay made from a message not yet checked against the ends its
+ * vector needs (it may hide a lost interval). */
 static void advance_own(mlog_proc *p, uint64_t durable_lsn) {
   optimistic *o = p->opt;
-  mlogi_peerview *self = &o->views[p->id];
   while (o->mcount > 0 && o->mark_lsn[o->mhead] <= durable_lsn) {
-    if (o->mark_rsn[o->mhead] > self->stable_rsn)
-      self->stable_rsn = o->mark_rsn[o->mhead];
+    if (o->mark_rsn[o->mhead] > o->marked_stable)
+      o->marked_stable = o->mark_rsn[o->mhead];
     o->mhead = (o->mhead + 1) % o->mcap;
     o->mcount--;
   }
+  uint64_t stable = o->marked_stable;
+  for (size_t i = 0; o->unverified > 0 && i < o->count; i++)
+    if (!o->pend[(o->head + i) % o->cap].verified) {
+      uint64_t before = o->pend[(o->head + i) % o->cap].rsn - 1;
+      stable = before < stable ? before : stable;
+      break;
+    }
+  if (stable > o->views[p->id].stable_rsn)
+    o->views[p->id].stable_rsn = stable;
 }
 
 /* Commit the states whose whole vector is stable, in rsn order; their
  * messages may now be acknowledged. */
 static void advance_committed(mlog_proc *p) {
   optimistic *o = p->opt;
-  while (o->count > 0 && dv_stable(o, pend_dv(o, 0, p->n), p->n)) {
+  while (o->count > 0 && o->pend[o->head].verified &&
+         dv_stable(p, pend_dv(o, 0, p->n), 2 * p->n)) {
     const pending *e = &o->pend[o->head];
     o->committed_rsn = e->rsn;
     p->ch[e->src].logged_mark = e->ssn;
@@ -284,6 +312,18 @@ void mlogi_opt_send_status(mlog_proc *p, uint32_t dst, uint8_t kind,
     free(buf);
 }
 
+/* New ends known: the pending entries whose messages needed them. */
+static void verify_pending(mlog_proc *p) {
+  optimistic *o = p->opt;
+  for (size_t i = 0; o->unverified > 0 && i < o->count; i++) {
+    pending *e = &o->pend[(o->head + i) % o->cap];
+    if (!e->verified && names_known(p, pend_dv(o, i, p->n) + p->n)) {
+      e->verified = true;
+      o->unverified--;
+    }
+  }
+}
+
 /* A peer's new ends made the messages taken for the next commit suspect:
  * drop them all (their senders resend them; none is acknowledged yet). */
 static void drop_received(mlog_proc *p) {
@@ -295,8 +335,21 @@ static void drop_received(mlog_proc *p) {
   mlogi_recvec_clear(&p->dlv);
 }
 
-static bool orphaned_by(const optimistic *o, uint32_t j) {
-  return mlogi_view_lost(&o->views[j], o->dv[j]);
+/* Does a state not yet committed depend on a lost interval of process j?
+ * Not only the current vector: replay merges a recovered log's vectors
+ * before the peers' ends are known, so an earlier state may name an
+ * incarnation of j that a later one has moved past. */
+static bool orphaned_by(mlog_proc *p, uint32_t j) {
+  optimistic *o = p->opt;
+  if (mlogi_view_lost(&o->views[j], o->dv[j]))
+    return true;
+  for (size_t i = 0; i < o->count; i++) {
+    const mlogi_interval *dv = pend_dv(o, i, p->n);
+    if (mlogi_view_lost(&o->views[j], dv[j]) ||
+        mlogi_view_lost(&o->views[j], dv[p->n + j]))
+      return true;
+  }
+  return false;
 }
 
 void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
@@ -330,7 +383,8 @@ void mlogi_opt_on_status(mlog_proc *p, uint32_t src, uint32_t incarnation,
       return; /* out of memory: its next status tells us again */
     if (p->dlv.n > 0)
       drop_received(p);
-    o->orphan = o->orphan || orphaned_by(o, src);
+    o->orphan = o->orphan || orphaned_by(p, src);
+    verify_pending(p);
   }
   if (incarnation == pv->inc && head[1] > pv->stable_rsn)
     pv->stable_rsn = head[1];
@@ -369,19 +423,16 @@ void mlogi_opt_settle(mlog_proc *p, uint64_t durable_lsn) {
 bool mlogi_opt_orphan_cut(mlog_proc *p, uint64_t *cut) {
   optimistic *o = p->opt;
   o->orphan = false;
-  bool lost = false;
-  for (uint32_t j = 0; j < p->n && !lost; j++)
-    lost = orphaned_by(o, j);
-  if (!lost)
-    return false;
-  for (size_t i = 0; i < o->count; i++) {
+  for (size_t i = 0; i < o->count; i++) { /* the first state that depends
+                                              on a lost interval */
     const mlogi_interval *dv = pend_dv(o, i, p->n);
-    for (uint32_t j = 0; j < p->n; j++)
-      if (mlogi_view_lost(&o->views[j], dv[j])) {
+    for (uint32_t j = 0; j < 2 * p->n; j++)
+      if (mlogi_view_lost(&o->views[j % p->n], dv[j])) {
         *cut = o->pend[(o->head + i) % o->cap].rsn - 1;
         return true;
       }
   }
-  *cut = o->committed_rsn; /* unreachable when the protocol holds */
-  return true;
+  /* None: a committed state is never an orphan, so the current one (the
+   * last pending, or the committed one) is not either. */
+  return false;
 }

@@ -103,6 +103,9 @@ typedef struct replay_stash {
 typedef struct pending {
   uint64_t rsn, ssn;
   uint32_t src;
+  bool verified; /* its message names no incarnation whose predecessors'
+                    ends we do not know (replay after a crash merges
+                    vectors before the peers' ends are known) */
 } pending;
 
 /* Sender-based logging: a delivery whose rsn its sender has not recorded
@@ -148,7 +151,10 @@ typedef struct optimistic {
   mlogi_interval *scratch; /* n: a decoded arriving vector */
   mlogi_peerview *views;   /* n: what we know of each process (self too) */
   pending *pend;           /* ring of uncommitted deliveries */
-  mlogi_interval *pend_dv; /* cap * n: the state's vector after each */
+  mlogi_interval *pend_dv; /* cap * 2n: after each, the state's vector and
+                              the message's */
+  size_t unverified;       /* pending entries not verified */
+  uint64_t marked_stable;  /* our last rsn whose MARK is durable */
   size_t head, count, cap;
   uint64_t *mark_lsn, *mark_rsn; /* ring: MARK records not yet durable */
   size_t mhead, mcount, mcap;
