@@ -374,18 +374,6 @@ static int ffail(flow *fl, const char *fmt, ...) {
   return -1;
 }
 
-static void put_le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* The handler's work, shared by mlog's handler and no_logging. */
 __attribute__((noinline)) static void app_work(node *nd, const void *msg,
                                                size_t len) {
@@ -402,7 +390,7 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   if (nd->id == SENDER) { /* a credit: send that many messages */
     if (len != 8)
       return -1;
-    uint64_t n = fl->stop_sending ? 0 : get_le64(msg);
+    uint64_t n = fl->stop_sending ? 0 : bench_get_le64(msg);
     for (; n > 0; n--) {
       int rc = mlog_send(p, RECEIVER, fl->payload, fl->payload_len);
       if (rc != MLOG_OK)
@@ -422,7 +410,7 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   if (nd->count % fl->credit != 0)
     return 0;
   uint8_t c[8];
-  put_le64(c, fl->credit);
+  bench_put_le64(c, fl->credit);
   return mlog_send(p, SENDER, c, sizeof c);
 }
 
@@ -443,25 +431,13 @@ static void node_output(void *arg, uint64_t seq, const void *buf, size_t len) {
 }
 
 static int node_snapshot(void *arg, mlog_buf *out) {
-  node *nd = arg;
-  uint8_t s[9];
-  put_le64(s, nd->count);
-  s[8] = nd->fold;
-  return mlog_buf_append(out, s, sizeof s);
+  const node *nd = arg;
+  return bench_fold_snapshot(nd->count, nd->fold, out);
 }
 
 static int node_restore(void *arg, const void *state, size_t len) {
   node *nd = arg;
-  if (state == NULL) {
-    nd->count = 0;
-    nd->fold = 0;
-    return 0;
-  }
-  if (len != 9)
-    return -1;
-  nd->count = get_le64(state);
-  nd->fold = ((const uint8_t *)state)[8];
-  return 0;
+  return bench_fold_restore(&nd->count, &nd->fold, state, len);
 }
 
 static const mlog_app node_app = {
@@ -539,7 +515,7 @@ static int seed_flow(flow *fl) {
       break;
   }
   uint8_t c[8];
-  put_le64(c, fl->window);
+  bench_put_le64(c, fl->window);
   int rc = mlog_send(fl->p[RECEIVER], SENDER, c, sizeof c);
   return rc == MLOG_OK ? 0
                        : ffail(fl, "first credit: %s (%s)", mlog_errname(rc),
@@ -663,13 +639,6 @@ typedef struct bench {
   const mlog_logger_ops *logger;
 } bench;
 
-static bool budget_spent(const bench *bn, double timed, uint64_t n,
-                         double wall0) {
-  return timed >= bn->b.max_secs ||
-         (timed >= bn->b.min_secs && n >= bn->b.min_commits) ||
-         bench_now() - wall0 > 4 * bn->b.max_secs + 5;
-}
-
 static void flow_setup(flow *fl, const bench *bn, size_t b) {
   fl->payload = bn->payload;
   fl->payload_len = bn->payload_len;
@@ -732,8 +701,9 @@ static int run_flow(bench *bn, flow *fl, const char *dirpath, scenario sc,
     rc = seed_flow(fl);
   while (rc == 0 && !bench_interrupted) {
     if (polls > WARMUP_POLLS &&
-        (secs > 0 ? bench_now() - t_start >= secs
-                  : budget_spent(bn, timed, polls - WARMUP_POLLS, wall0)))
+        (secs > 0
+             ? bench_now() - t_start >= secs
+             : bench_budget_spent(&bn->b, timed, polls - WARMUP_POLLS, wall0)))
       break;
     rc = feed(fl);
     if (rc != 0)
@@ -805,7 +775,7 @@ static int run_nolog(bench *bn, flow *fl, size_t b, sample *out) {
   if (rc == 0) {
     frame[0] = cframe[0] = MLOGI_FRAME_DATA;
     memcpy(frame + hdr, fl->payload, fl->payload_len);
-    put_le64(cframe + hdr, fl->credit);
+    bench_put_le64(cframe + hdr, fl->credit);
   }
   for (uint64_t i = 0; rc == 0 && i < fl->window; i++)
     if (pipe_ops.send(&ep[SENDER], RECEIVER, frame, flen) != MLOG_OK)
@@ -814,7 +784,7 @@ static int run_nolog(bench *bn, flow *fl, size_t b, sample *out) {
   uint64_t polls = 0, records = 0;
   while (rc == 0 && !bench_interrupted) {
     if (polls > WARMUP_POLLS &&
-        budget_spent(bn, timed, polls - WARMUP_POLLS, wall0))
+        bench_budget_spent(&bn->b, timed, polls - WARMUP_POLLS, wall0))
       break;
     /* the sender: each credit brings that many messages (untimed) */
     while (rc == 0 && net->q[RECEIVER].data < fl->stock) {
@@ -823,7 +793,7 @@ static int run_nolog(bench *bn, flow *fl, size_t b, sample *out) {
       size_t len;
       if (pipe_ops.recv(&ep[SENDER], 0, &src, &f, &len) != MLOG_OK)
         break;
-      uint64_t n = get_le64((const uint8_t *)f + hdr);
+      uint64_t n = bench_get_le64((const uint8_t *)f + hdr);
       for (; rc == 0 && n > 0; n--)
         if (pipe_ops.send(&ep[SENDER], RECEIVER, frame, flen) != MLOG_OK)
           rc = ffail(fl, "out of memory");
@@ -882,7 +852,8 @@ static int run_paced(bench *bn, flow *fl, const char *dirpath, sample *out) {
     rc = seed_flow(fl);
   while (rc == 0 && !bench_interrupted) {
     double now = bench_now();
-    if (fl->timing && budget_spent(bn, now - t_start, bn->lat.n, wall0))
+    if (fl->timing &&
+        bench_budget_spent(&bn->b, now - t_start, bn->lat.n, wall0))
       break;
     if (!fl->timing && fl->released >= WARMUP_OUTPUTS) {
       fl->timing = true;
@@ -935,7 +906,7 @@ static int run_commit(bench *bn, flow *fl, const char *dirpath, sample *out) {
   double timed = 0, wall0 = bench_now();
   uint64_t n = 0;
   int res = 0;
-  while (!bench_interrupted && !budget_spent(bn, timed, n, wall0)) {
+  while (!bench_interrupted && !bench_budget_spent(&bn->b, timed, n, wall0)) {
     mlog_record recs[2] = {{.type = MLOG_REC_DELIVERY,
                             .flags = 1,
                             .src = SENDER,

@@ -359,18 +359,6 @@ static int pfail(pair *pr, const char *fmt, ...) {
   return -1;
 }
 
-static void put_le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* Deliver: fold a byte; then, by scenario and role, answer. The clock read
  * in ping-pong is measurement only: it never reaches the state. */
 static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
@@ -393,12 +381,12 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
     if (nd->count % pr->credit != 0)
       return 0;
     uint8_t c[8];
-    put_le64(c, pr->credit);
+    bench_put_le64(c, pr->credit);
     return mlog_send(p, SENDER, c, sizeof c);
   }
   if (len != 8)
     return -1;
-  for (uint64_t i = get_le64(msg); i > 0; i--) {
+  for (uint64_t i = bench_get_le64(msg); i > 0; i--) {
     int rc = mlog_send(p, RECEIVER, pr->payload, pr->payload_len);
     if (rc != MLOG_OK)
       return rc;
@@ -407,25 +395,13 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
 }
 
 static int node_snapshot(void *arg, mlog_buf *out) {
-  node *nd = arg;
-  uint8_t s[9];
-  put_le64(s, nd->count);
-  s[8] = nd->fold;
-  return mlog_buf_append(out, s, sizeof s);
+  const node *nd = arg;
+  return bench_fold_snapshot(nd->count, nd->fold, out);
 }
 
 static int node_restore(void *arg, const void *state, size_t len) {
   node *nd = arg;
-  if (state == NULL) {
-    nd->count = 0;
-    nd->fold = 0;
-    return 0;
-  }
-  if (len != 9)
-    return -1;
-  nd->count = get_le64(state);
-  nd->fold = ((const uint8_t *)state)[8];
-  return 0;
+  return bench_fold_restore(&nd->count, &nd->fold, state, len);
 }
 
 static const mlog_app node_app = {
@@ -529,7 +505,7 @@ static int seed_pair(pair *pr) {
   if (rc != MLOG_EAGAIN)
     return pfail(pr, "mlog_sim_step: %s", mlog_strerror(rc));
   uint8_t c[8];
-  put_le64(c, pr->window);
+  bench_put_le64(c, pr->window);
   rc = pr->sc == S_PINGPONG
            ? mlog_send(pr->p[RECEIVER], SENDER, pr->payload, pr->payload_len)
            : mlog_send(pr->p[RECEIVER], SENDER, c, sizeof c);
@@ -582,13 +558,6 @@ typedef struct bench {
   bool scenarios[S_COUNT];
 } bench;
 
-static bool budget_spent(const bench *bn, double timed, uint64_t n,
-                         double wall0) {
-  return timed >= bn->b.max_secs ||
-         (timed >= bn->b.min_secs && n >= bn->b.min_commits) ||
-         bench_now() - wall0 > 4 * bn->b.max_secs + 5;
-}
-
 /* raw_fdatasync: one write and one fdatasync per batch. */
 static int run_raw(bench *bn, pair *pr, const char *dirpath,
                    const uint8_t *encoded, bench_sample *out) {
@@ -597,7 +566,8 @@ static int run_raw(bench *bn, pair *pr, const char *dirpath,
   double timed = 0, wall0 = bench_now();
   uint64_t n = 0;
   int rc = bench_ring_open(&ring, dirpath, bytes, pr->err, sizeof pr->err);
-  while (rc == 0 && !bench_interrupted && !budget_spent(bn, timed, n, wall0)) {
+  while (rc == 0 && !bench_interrupted &&
+         !bench_budget_spent(&bn->b, timed, n, wall0)) {
     double t0 = bench_now();
     rc = bench_ring_commit(&ring, encoded, bytes, pr->err, sizeof pr->err);
     double dt = bench_now() - t0;
@@ -631,7 +601,8 @@ static int run_flow(bench *bn, pair *pr, const char *dirpath, bench_sample *out,
     rc = seed_pair(pr);
   while (rc == 0 && !bench_interrupted) {
     uint64_t batches = counts[RECEIVER].dlv_appends - base.dlv_appends;
-    if (polls > WARMUP_POLLS && budget_spent(bn, timed, batches, wall0))
+    if (polls > WARMUP_POLLS &&
+        bench_budget_spent(&bn->b, timed, batches, wall0))
       break;
     rc = stock_receiver(pr);
     if (rc != 0)
@@ -679,7 +650,8 @@ static int run_pingpong(bench *bn, pair *pr, const char *dirpath,
     rc = seed_pair(pr);
   uint64_t warm = 0;
   while (rc == 0 && !bench_interrupted) {
-    if (pr->timing && budget_spent(bn, bench_now() - t_start, bn->lat.n, wall0))
+    if (pr->timing &&
+        bench_budget_spent(&bn->b, bench_now() - t_start, bn->lat.n, wall0))
       break;
     if (!pr->timing && warm >= WARMUP_MESSAGES) {
       pr->timing = true;
@@ -826,10 +798,6 @@ static double paired_latency_ratio(const bench_sample *a, const bench_sample *b,
   return bench_median(v, n);
 }
 
-static double per(uint64_t a, uint64_t b) {
-  return b ? (double)a / (double)b : 0;
-}
-
 static void print_saturation(const bench *bn, const row *rows, size_t nrows) {
   printf("\nSaturation: receiver deliveries against one write + fdatasync "
          "per batch\n");
@@ -848,8 +816,9 @@ static void print_saturation(const bench *bn, const row *rows, size_t nrows) {
       char dpc[16] = "", fpb[16] = "", polls[16] = "", ratio[16] = "";
       if (c != C_RAW) {
         snprintf(dpc, sizeof dpc, "%.2f",
-                 per(ex->rcv.deliveries, ex->rcv.dlv_appends));
-        snprintf(fpb, sizeof fpb, "%.3f", per(ex->fdatasyncs, s->commits));
+                 bench_per(ex->rcv.deliveries, ex->rcv.dlv_appends));
+        snprintf(fpb, sizeof fpb, "%.3f",
+                 bench_per(ex->fdatasyncs, s->commits));
         snprintf(polls, sizeof polls, "%llu", (unsigned long long)ex->polls);
         if (bn->enabled[C_RAW])
           snprintf(ratio, sizeof ratio, "%.3f", rw->to_raw[c]);
@@ -909,7 +878,8 @@ static void print_pingpong(const bench *bn, const row *rows, size_t nrows) {
       const extra *ex = &rw->med_ex[c];
       char fpm[16] = "1", r50[16] = "1", r99[16] = "";
       if (c != C_RAW) {
-        snprintf(fpm, sizeof fpm, "%.3f", per(ex->fdatasyncs, s->records));
+        snprintf(fpm, sizeof fpm, "%.3f",
+                 bench_per(ex->fdatasyncs, s->records));
         r50[0] = '\0';
         if (bn->enabled[C_RAW]) {
           snprintf(r50, sizeof r50, "%.3f", rw->to_raw[c]);
@@ -991,10 +961,10 @@ static int write_json(const char *path, const bench *bn, const row *rows,
                          false, 0, 0);
         if (c != C_RAW) {
           rc |= add_result(arr, bn, rw, c, fi, "fdatasyncs_per_batch",
-                           per(ex->fdatasyncs, s->commits), "fdatasyncs", false,
-                           0, 0);
+                           bench_per(ex->fdatasyncs, s->commits), "fdatasyncs",
+                           false, 0, 0);
           rc |= add_result(arr, bn, rw, c, fi, "deliveries_per_commit",
-                           per(ex->rcv.deliveries, ex->rcv.dlv_appends),
+                           bench_per(ex->rcv.deliveries, ex->rcv.dlv_appends),
                            "deliveries", false, 0, 0);
         }
       } else {
@@ -1006,8 +976,8 @@ static int write_json(const char *path, const bench *bn, const row *rows,
                          bench_records_per_sec(s), "messages/s", false, 0, 0);
         if (c != C_RAW)
           rc |= add_result(arr, bn, rw, c, fi, "fdatasyncs_per_message",
-                           per(ex->fdatasyncs, s->records), "fdatasyncs", false,
-                           0, 0);
+                           bench_per(ex->fdatasyncs, s->records), "fdatasyncs",
+                           false, 0, 0);
       }
     }
   }

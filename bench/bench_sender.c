@@ -285,18 +285,6 @@ static int pfail(run *rn, const char *fmt, ...) {
   return -1;
 }
 
-static void put_le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++, v >>= 8)
-    p[i] = (uint8_t)v;
-}
-
-static uint64_t get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = v << 8 | p[i];
-  return v;
-}
-
 /* Send through mlog (p), or without logging: one frame, envelope zeroed
  * but for its kind (set when the node was made). */
 static int node_send(node *nd, mlog_proc *p, uint32_t dst, const void *msg,
@@ -331,12 +319,12 @@ static int node_on_message(node *nd, mlog_proc *p, const void *msg,
     if (nd->count % rn->credit != 0)
       return 0;
     uint8_t c[8];
-    put_le64(c, rn->credit);
+    bench_put_le64(c, rn->credit);
     return node_send(nd, p, SENDER, c, sizeof c);
   }
   if (len != 8)
     return -1;
-  for (uint64_t i = get_le64(msg); i > 0; i--) {
+  for (uint64_t i = bench_get_le64(msg); i > 0; i--) {
     int rc = node_send(nd, p, RECEIVER, rn->payload, rn->payload_len);
     if (rc != 0)
       return rc;
@@ -351,25 +339,13 @@ static int app_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
 }
 
 static int app_snapshot(void *arg, mlog_buf *out) {
-  node *nd = arg;
-  uint8_t s[9];
-  put_le64(s, nd->count);
-  s[8] = nd->fold;
-  return mlog_buf_append(out, s, sizeof s);
+  const node *nd = arg;
+  return bench_fold_snapshot(nd->count, nd->fold, out);
 }
 
 static int app_restore(void *arg, const void *state, size_t len) {
   node *nd = arg;
-  if (state == NULL) {
-    nd->count = 0;
-    nd->fold = 0;
-    return 0;
-  }
-  if (len != 9)
-    return -1;
-  nd->count = get_le64(state);
-  nd->fold = ((const uint8_t *)state)[8];
-  return 0;
+  return bench_fold_restore(&nd->count, &nd->fold, state, len);
 }
 
 static const mlog_app node_app = {
@@ -503,7 +479,7 @@ static int seed_run(run *rn) {
     rc = node_send(nd, nd->p, RECEIVER, rn->payload, rn->payload_len);
   } else {
     uint8_t c[8];
-    put_le64(c, rn->window);
+    bench_put_le64(c, rn->window);
     nd = &rn->nd[RECEIVER];
     rc = node_send(nd, nd->p, SENDER, c, sizeof c);
   }
@@ -537,13 +513,6 @@ typedef struct bench {
   bool scenarios[S_COUNT];
 } bench;
 
-static bool budget_spent(const bench *bn, double timed, uint64_t n,
-                         double wall0) {
-  return timed >= bn->b.max_secs ||
-         (timed >= bn->b.min_secs && n >= bn->b.min_commits) ||
-         bench_now() - wall0 > 4 * bn->b.max_secs + 5;
-}
-
 static bool warmed_up(const run *rn) {
   return rn->sc == S_PINGPONG
              ? rn->round_trips >= WARMUP_ROUND_TRIPS
@@ -563,7 +532,7 @@ static int drive(const bench *bn, run *rn, extra *ex) {
     if (rn->timing) {
       uint64_t n = rn->sc == S_PINGPONG ? rn->lat->n
                                         : rn->nd[RECEIVER].count - base_count;
-      if (budget_spent(bn, bench_now() - t_start, n, wall0))
+      if (bench_budget_spent(&bn->b, bench_now() - t_start, n, wall0))
         break;
     } else if (warmed_up(rn)) {
       rn->timing = true;
@@ -707,10 +676,6 @@ typedef struct row {
   double p99_ratio[C_COUNT];   /* ping-pong: p99 latency over no_logging's */
 } row;
 
-static double per(uint64_t a, uint64_t b) {
-  return b ? (double)a / (double)b : 0;
-}
-
 static double loop_rate(const extra *ex) {
   return ex->loop_secs > 0 ? (double)ex->messages / ex->loop_secs : 0;
 }
@@ -772,7 +737,7 @@ static void print_saturation(const bench *bn, const row *rows, size_t nrows) {
       fmt_ratio(r2, sizeof r2, rw, c != C_NOLOG, rw->ratio_1core[c]);
       if (syncs_seen || c == C_NOLOG)
         snprintf(fs, sizeof fs, "%.2f",
-                 1000.0 * per(syncs_total(&ex->c), ex->messages));
+                 1000.0 * bench_per(syncs_total(&ex->c), ex->messages));
       else
         snprintf(fs, sizeof fs, "n/a");
       printf("%-7u  %-15s %10.0f %7s %10.0f %7s %8.3f %8.3f %8s %8.2f %8.1f\n",
@@ -782,7 +747,7 @@ static void print_saturation(const bench *bn, const row *rows, size_t nrows) {
                           : 0,
              ex->messages ? ex->poll_secs[RECEIVER] / (double)ex->messages * 1e6
                           : 0,
-             fs, per(frames_total(&ex->c), ex->messages),
+             fs, bench_per(frames_total(&ex->c), ex->messages),
              (double)ex->messages /
                  (double)(ex->polls[RECEIVER] ? ex->polls[RECEIVER] : 1));
     }
@@ -817,13 +782,14 @@ static void print_pingpong(const bench *bn, const row *rows, size_t nrows) {
       fmt_ratio(r50, sizeof r50, rw, c != C_NOLOG, rw->p50_ratio[c]);
       fmt_ratio(r99, sizeof r99, rw, c != C_NOLOG, rw->p99_ratio[c]);
       if (syncs_seen || c == C_NOLOG)
-        snprintf(fs, sizeof fs, "%.3f", per(syncs_total(&ex->c), ex->messages));
+        snprintf(fs, sizeof fs, "%.3f",
+                 bench_per(syncs_total(&ex->c), ex->messages));
       else
         snprintf(fs, sizeof fs, "n/a");
       printf("%-7u  %-15s %9.0f %7s %9.1f %9.1f %7s %7s %9.3f %8s\n",
              rw->payload_len, contender_names[c], bench_records_per_sec(s), r1,
              s->p50_us, s->p99_us, r50, r99,
-             per(frames_total(&ex->c), ex->messages), fs);
+             bench_per(frames_total(&ex->c), ex->messages), fs);
     }
     printf("  frames per round trip by kind (median round):\n");
     for (int c = 0; c < C_COUNT; c++) {
@@ -833,11 +799,11 @@ static void print_pingpong(const bench *bn, const row *rows, size_t nrows) {
       uint64_t n = rw->med_ex[c].messages;
       printf("    %-15s data %.3f  ack %.3f  hello %.3f  rsn %.3f  "
              "rsn_ack %.3f\n",
-             contender_names[c], per(k->frames[MLOGI_FRAME_DATA], n),
-             per(k->frames[MLOGI_FRAME_ACK], n),
-             per(k->frames[MLOGI_FRAME_HELLO], n),
-             per(k->frames[MLOGI_FRAME_RSN], n),
-             per(k->frames[MLOGI_FRAME_RSN_ACK], n));
+             contender_names[c], bench_per(k->frames[MLOGI_FRAME_DATA], n),
+             bench_per(k->frames[MLOGI_FRAME_ACK], n),
+             bench_per(k->frames[MLOGI_FRAME_HELLO], n),
+             bench_per(k->frames[MLOGI_FRAME_RSN], n),
+             bench_per(k->frames[MLOGI_FRAME_RSN_ACK], n));
     }
     printf("\n");
   }
@@ -902,11 +868,11 @@ static int write_json(const char *path, const bench *bn, const row *rows,
                          "us", false, 0, 0);
         if (fs_ok)
           rc |= add_result(arr, bn, rw, c, fi, "fdatasyncs_per_message",
-                           per(syncs_total(&ex->c), ex->messages), "fdatasyncs",
-                           false, 0, 0);
+                           bench_per(syncs_total(&ex->c), ex->messages),
+                           "fdatasyncs", false, 0, 0);
         rc |= add_result(arr, bn, rw, c, fi, "frames_per_message",
-                         per(frames_total(&ex->c), ex->messages), "frames",
-                         false, 0, 0);
+                         bench_per(frames_total(&ex->c), ex->messages),
+                         "frames", false, 0, 0);
       } else {
         rc |= add_result(arr, bn, rw, c, fi, "round_trips_per_s",
                          bench_records_per_sec(s), "round trips/s", vs,
@@ -916,12 +882,12 @@ static int write_json(const char *path, const bench *bn, const row *rows,
         rc |= add_result(arr, bn, rw, c, fi, "round_trip_latency_p99",
                          s->p99_us, "us", vs, z->p99_us, rw->p99_ratio[c]);
         rc |= add_result(arr, bn, rw, c, fi, "frames_per_round_trip",
-                         per(frames_total(&ex->c), ex->messages), "frames",
-                         false, 0, 0);
+                         bench_per(frames_total(&ex->c), ex->messages),
+                         "frames", false, 0, 0);
         if (fs_ok)
           rc |= add_result(arr, bn, rw, c, fi, "fdatasyncs_per_round_trip",
-                           per(syncs_total(&ex->c), ex->messages), "fdatasyncs",
-                           false, 0, 0);
+                           bench_per(syncs_total(&ex->c), ex->messages),
+                           "fdatasyncs", false, 0, 0);
       }
     }
   }

@@ -483,3 +483,50 @@ int bench_json_write(const char *prog, const json_t *arr, const char *path) {
   }
   return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Small shared pieces                                                      */
+
+bool bench_budget_spent(const bench_budget *b, double timed, uint64_t n,
+                        double wall0) {
+  return timed >= b->max_secs ||
+         (timed >= b->min_secs && n >= b->min_commits) ||
+         bench_now() - wall0 > 4 * b->max_secs + 5;
+}
+
+double bench_per(uint64_t a, uint64_t b) {
+  return b ? (double)a / (double)b : 0;
+}
+
+void bench_put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++, v >>= 8)
+    p[i] = (uint8_t)v;
+}
+
+uint64_t bench_get_le64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+int bench_fold_snapshot(uint64_t count, uint8_t fold, mlog_buf *out) {
+  uint8_t s[9];
+  bench_put_le64(s, count);
+  s[8] = fold;
+  return mlog_buf_append(out, s, sizeof s);
+}
+
+int bench_fold_restore(uint64_t *count, uint8_t *fold, const void *state,
+                       size_t len) {
+  if (state == NULL) {
+    *count = 0;
+    *fold = 0;
+    return 0;
+  }
+  if (len != 9)
+    return -1;
+  *count = bench_get_le64(state);
+  *fold = ((const uint8_t *)state)[8];
+  return 0;
+}

@@ -31,6 +31,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <mlog/process.h>
+
 #define BENCH_MAX_ROUNDS 99
 
 /* ------------------------------------------------------------------------ */
@@ -183,6 +185,29 @@ int bench_ring_commit(bench_ring *r, const void *buf, size_t len, char *err,
                       size_t errlen);
 /* Close the file (not removed); a closed ring is a no-op. */
 void bench_ring_close(bench_ring *r);
+
+/* ------------------------------------------------------------------------ */
+/* Small shared pieces                                                      */
+
+/* Has a measurement run long enough: the budget's most seconds, or its
+ * least seconds and commits (n), or far too long in wall time (since
+ * wall0, from bench_now)? */
+bool bench_budget_spent(const bench_budget *b, double timed, uint64_t n,
+                        double wall0);
+
+/* a / b, 0 when b is 0. */
+double bench_per(uint64_t a, uint64_t b);
+
+/* Little-endian u64 in 8 bytes. */
+void bench_put_le64(uint8_t *p, uint64_t v);
+uint64_t bench_get_le64(const uint8_t *p);
+
+/* The benchmark applications' state: how many messages they delivered and
+ * a byte they fold every message into. Snapshot and restore for their
+ * mlog_app callbacks (9 bytes; NULL state: the initial one). */
+int bench_fold_snapshot(uint64_t count, uint8_t fold, mlog_buf *out);
+int bench_fold_restore(uint64_t *count, uint8_t *fold, const void *state,
+                       size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* JSON results                                                             */
