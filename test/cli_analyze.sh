@@ -49,11 +49,9 @@ bad_trace() {
 }
 
 # ---------------------------------------------------------------------------
-# The issue's example
+# The traces cli_diagram.sh shares (test/traces/); first the issue's example
 
-cat >"$T/example.json" <<'EOF'
-{"processes": ["X","Y"], "events": [{"proc":"X","kind":"checkpoint","name":"x1"}, {"proc":"X","kind":"send","msg":"m1","to":"Y"}, {"proc":"Y","kind":"recv","msg":"m1"}]}
-EOF
+cp "$(dirname "${BASH_SOURCE[0]}")"/traces/{example,zigzag,lists}.json "$T/"
 expect_out "example, X failed: Y rolls back, m1 is an orphan" \
   '{"recovery_line":{"X":"x1","Y":"initial"},"rolled_back_past":{"X":0,"Y":0},"domino":false,"orphan_messages":["m1"],"lost_messages":[]}' \
   --json --failed X --trace "$T/example.json"
@@ -74,24 +72,6 @@ fi
 # after its checkpoint, and the other way round. X's failure rolls both back
 # to their initial states. Z only watches (a message in transit from Y).
 
-cat >"$T/zigzag.json" <<'EOF'
-{"processes": ["Y", "X", "Z"],
- "events": [
-  {"proc": "Y", "kind": "send", "msg": "m0", "to": "X"},
-  {"proc": "X", "kind": "recv", "msg": "m0"},
-  {"proc": "X", "kind": "checkpoint", "name": "x1"},
-  {"proc": "X", "kind": "send", "msg": "m1", "to": "Y"},
-  {"proc": "Y", "kind": "recv", "msg": "m1"},
-  {"proc": "Y", "kind": "checkpoint", "name": "y1"},
-  {"proc": "Y", "kind": "send", "msg": "m2", "to": "X"},
-  {"proc": "X", "kind": "recv", "msg": "m2"},
-  {"proc": "X", "kind": "checkpoint", "name": "x2"},
-  {"proc": "X", "kind": "send", "msg": "m3", "to": "Y"},
-  {"proc": "Y", "kind": "recv", "msg": "m3"},
-  {"proc": "Z", "kind": "checkpoint", "name": "z1"},
-  {"proc": "Y", "kind": "send", "msg": "m4", "to": "Z"}
- ]}
-EOF
 expect_out "zigzag: domino to the initial states" \
   '{"recovery_line":{"Y":"initial","X":"initial","Z":"end"},"rolled_back_past":{"Y":1,"X":2,"Z":0},"domino":true,"orphan_messages":["m0","m1","m2","m3"],"lost_messages":[]}' \
   --json --failed X --trace "$T/zigzag.json"
@@ -111,24 +91,6 @@ expect_out "options in any order, = form" \
 
 # Orphans and lost messages sorted by id in byte order; a live process
 # rolled back past checkpoints; a message never received is in neither list.
-cat >"$T/lists.json" <<'EOF'
-{"processes": ["A", "B"],
- "events": [
-  {"proc": "B", "kind": "checkpoint", "name": "b1"},
-  {"proc": "A", "kind": "send", "msg": "lost-b", "to": "B"},
-  {"proc": "A", "kind": "send", "msg": "Lost-a", "to": "B"},
-  {"proc": "A", "kind": "checkpoint", "name": "a1"},
-  {"proc": "A", "kind": "checkpoint", "name": "a2"},
-  {"proc": "B", "kind": "recv", "msg": "lost-b"},
-  {"proc": "B", "kind": "recv", "msg": "Lost-a"},
-  {"proc": "B", "kind": "send", "msg": "orphan-2", "to": "A"},
-  {"proc": "B", "kind": "send", "msg": "orphan-10", "to": "A"},
-  {"proc": "B", "kind": "send", "msg": "transit", "to": "A"},
-  {"proc": "A", "kind": "recv", "msg": "orphan-2"},
-  {"proc": "A", "kind": "checkpoint", "name": "a3"},
-  {"proc": "A", "kind": "recv", "msg": "orphan-10"}
- ]}
-EOF
 expect_out "sorted orphan and lost lists" \
   '{"recovery_line":{"A":"a2","B":"b1"},"rolled_back_past":{"A":1,"B":0},"domino":true,"orphan_messages":["orphan-10","orphan-2"],"lost_messages":["Lost-a","lost-b"]}' \
   --json --failed B --trace "$T/lists.json"

@@ -85,47 +85,9 @@ expect_diagram() {
 }
 
 # ---------------------------------------------------------------------------
-# Good traces (those of cli_analyze.sh)
+# Good traces: those cli_analyze.sh checks (test/traces/), and more
 
-cat >"$T/zigzag.json" <<'EOF'
-{"processes": ["Y", "X", "Z"],
- "events": [
-  {"proc": "Y", "kind": "send", "msg": "m0", "to": "X"},
-  {"proc": "X", "kind": "recv", "msg": "m0"},
-  {"proc": "X", "kind": "checkpoint", "name": "x1"},
-  {"proc": "X", "kind": "send", "msg": "m1", "to": "Y"},
-  {"proc": "Y", "kind": "recv", "msg": "m1"},
-  {"proc": "Y", "kind": "checkpoint", "name": "y1"},
-  {"proc": "Y", "kind": "send", "msg": "m2", "to": "X"},
-  {"proc": "X", "kind": "recv", "msg": "m2"},
-  {"proc": "X", "kind": "checkpoint", "name": "x2"},
-  {"proc": "X", "kind": "send", "msg": "m3", "to": "Y"},
-  {"proc": "Y", "kind": "recv", "msg": "m3"},
-  {"proc": "Z", "kind": "checkpoint", "name": "z1"},
-  {"proc": "Y", "kind": "send", "msg": "m4", "to": "Z"}
- ]}
-EOF
-cat >"$T/lists.json" <<'EOF'
-{"processes": ["A", "B"],
- "events": [
-  {"proc": "B", "kind": "checkpoint", "name": "b1"},
-  {"proc": "A", "kind": "send", "msg": "lost-b", "to": "B"},
-  {"proc": "A", "kind": "send", "msg": "Lost-a", "to": "B"},
-  {"proc": "A", "kind": "checkpoint", "name": "a1"},
-  {"proc": "A", "kind": "checkpoint", "name": "a2"},
-  {"proc": "B", "kind": "recv", "msg": "lost-b"},
-  {"proc": "B", "kind": "recv", "msg": "Lost-a"},
-  {"proc": "B", "kind": "send", "msg": "orphan-2", "to": "A"},
-  {"proc": "B", "kind": "send", "msg": "orphan-10", "to": "A"},
-  {"proc": "B", "kind": "send", "msg": "transit", "to": "A"},
-  {"proc": "A", "kind": "recv", "msg": "orphan-2"},
-  {"proc": "A", "kind": "checkpoint", "name": "a3"},
-  {"proc": "A", "kind": "recv", "msg": "orphan-10"}
- ]}
-EOF
-cat >"$T/example.json" <<'EOF'
-{"processes": ["X","Y"], "events": [{"proc":"X","kind":"checkpoint","name":"x1"}, {"proc":"X","kind":"send","msg":"m1","to":"Y"}, {"proc":"Y","kind":"recv","msg":"m1"}]}
-EOF
+cp "$(dirname "${BASH_SOURCE[0]}")"/traces/{example,zigzag,lists}.json "$T/"
 
 expect_diagram zigzag "$T/zigzag.json" 3 5 7
 expect_diagram zigzag-X "$T/zigzag.json" 3 5 7 X
