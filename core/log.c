@@ -915,6 +915,125 @@ int mlog_log_get_checkpoint(mlog_log *log, mlog_log_checkpoint *ckpt) {
   return rc;
 }
 
+int mlog_log_read_checkpoint(mlog_log *log, uint64_t number,
+                             mlog_log_checkpoint *ckpt) {
+  if (log == NULL || ckpt == NULL)
+    return MLOG_EINVAL;
+  memset(ckpt, 0, sizeof *ckpt);
+  if (log->keyed && !log->has_key)
+    return mlogi_fail(&log->eb, MLOG_ENOKEY,
+                      "the log is keyed: give its key to check checkpoints");
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  uint8_t key[8];
+  const void *val;
+  size_t vlen;
+  mlog_record rec;
+  mlogi_put_be64(key, number);
+  rc = mlogi_view_get(v, MLOGI_DB_CKPT, key, 8, &val, &vlen);
+  if (rc == MLOG_OK)
+    rc = check_checkpoint(log, v, key, 8, val, vlen, &rec);
+  if (rc == MLOG_OK) {
+    ckpt->number = number;
+    ckpt->covered_lsn = rec.lsn;
+    ckpt->len = rec.payload_len;
+    ckpt->state = malloc(ckpt->len ? ckpt->len : 1);
+    if (ckpt->state == NULL)
+      rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+    else
+      memcpy(ckpt->state, rec.payload, ckpt->len);
+  } else if (rc != MLOG_ENOTFOUND) {
+    mlogi_fail(&log->eb, rc, "checkpoint %llu fails its check",
+               (unsigned long long)number);
+  }
+  mlogi_view_end(v);
+  return rc;
+}
+
+typedef struct numbers {
+  uint64_t *v;
+  size_t n, cap;
+} numbers;
+
+static int add_number(void *arg, const void *key, size_t klen, const void *val,
+                      size_t vlen) {
+  (void)val;
+  (void)vlen;
+  numbers *ns = arg;
+  if (klen != 8)
+    return MLOG_ECORRUPT;
+  if (mlogi_grow((void **)&ns->v, &ns->cap, ns->n + 1, sizeof *ns->v))
+    return MLOG_ENOMEM;
+  ns->v[ns->n++] = mlogi_get_be64(key);
+  return 0;
+}
+
+int mlog_log_checkpoint_numbers(mlog_log *log, uint64_t **out, size_t *n) {
+  if (log == NULL || out == NULL || n == NULL)
+    return MLOG_EINVAL;
+  *out = NULL;
+  *n = 0;
+  mlogi_view *v;
+  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  numbers ns = {0};
+  rc = mlogi_view_scan(v, MLOGI_DB_CKPT, NULL, 0, add_number, &ns);
+  mlogi_view_end(v);
+  if (rc != MLOG_OK) {
+    free(ns.v);
+    return mlogi_fail(&log->eb, rc, "listing the checkpoints: %s",
+                      mlog_strerror(rc));
+  }
+  *out = ns.v;
+  *n = ns.n;
+  return MLOG_OK;
+}
+
+int mlog_log_drop_checkpoints_after(mlog_log *log, uint64_t number) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  if (number == UINT64_MAX)
+    return MLOG_OK;
+  uint8_t key[8];
+  mlogi_put_be64(key, number + 1);
+  mlogi_op op = {
+      .kind = MLOGI_OP_DEL_FROM, .db = MLOGI_DB_CKPT, .key = key, .klen = 8};
+  return mlogi_store_write(log->st, &op, 1, &log->eb);
+}
+
+int mlog_log_drop_checkpoints_before(mlog_log *log, uint64_t number) {
+  int rc = check_writable(log);
+  if (rc != MLOG_OK)
+    return rc;
+  mlogi_view *v;
+  rc = mlogi_view_begin(log->st, &v, &log->eb);
+  if (rc != MLOG_OK)
+    return rc;
+  uint8_t key[8];
+  const void *val;
+  size_t vlen;
+  mlog_record rec;
+  discard_plan d = {.nops = 0};
+  mlogi_put_be64(key, number);
+  rc = mlogi_view_get(v, MLOGI_DB_CKPT, key, 8, &val, &vlen);
+  if (rc == MLOG_OK && mlog_record_decode(val, vlen, &rec) != MLOG_OK)
+    rc = MLOG_ECORRUPT;
+  if (rc == MLOG_OK)
+    rc = plan_discard(log, v, rec.lsn + 1, &d);
+  mlogi_view_end(v);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&log->eb, rc, "dropping the checkpoints before %llu: %s",
+                      (unsigned long long)number, mlog_strerror(rc));
+  mlogi_op ops[3] = {
+      {.kind = MLOGI_OP_DEL_BELOW, .db = MLOGI_DB_CKPT, .key = key, .klen = 8}};
+  memcpy(ops + 1, d.ops, d.nops * sizeof *ops);
+  return mlogi_store_write(log->st, ops, 1 + d.nops, &log->eb);
+}
+
 void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt) {
   if (ckpt == NULL)
     return;

@@ -23,6 +23,7 @@ typedef enum mlogi_opkind {
   MLOGI_OP_APPEND,    /* insert key greater than every key in the db */
   MLOGI_OP_DEL,       /* delete key; absent keys are not an error */
   MLOGI_OP_DEL_BELOW, /* delete every key that sorts before key */
+  MLOGI_OP_DEL_FROM,  /* delete key and every key that sorts after it */
 } mlogi_opkind;
 
 /* Writes the vlen bytes of a value into dst (space reserved in the store,

@@ -427,6 +427,27 @@ static int apply_del_below(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
   return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+static int apply_del_from(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
+                          const mlogi_op *op) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, dbi[op->db], &cur);
+  if (rc != 0)
+    return rc;
+  MDB_val k, v;
+  for (;;) {
+    k = (MDB_val){op->klen, (void *)op->key};
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0)
+      rc = inject(st, MLOGI_FAULT_PUT);
+    if (rc == 0)
+      rc = mdb_cursor_del(cur, 0);
+    if (rc != 0)
+      break;
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int apply_op(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
                     const mlogi_op *op) {
   if (op->db >= MLOGI_DB_COUNT)
@@ -444,6 +465,8 @@ static int apply_op(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
   }
   case MLOGI_OP_DEL_BELOW:
     return apply_del_below(st, txn, dbi, op);
+  case MLOGI_OP_DEL_FROM:
+    return apply_del_from(st, txn, dbi, op);
   }
   return EINVAL;
 }

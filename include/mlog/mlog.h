@@ -285,6 +285,31 @@ MLOG_NODISCARD int mlog_log_put_checkpoint(mlog_log *log, uint64_t covered_lsn,
 MLOG_NODISCARD int mlog_log_get_checkpoint(mlog_log *log,
                                            mlog_log_checkpoint *ckpt);
 
+/* Read checkpoint `number` after checking its tag and chain link.
+ * ENOTFOUND when the log holds no checkpoint with that number; the check's
+ * error (EBADTAG, ECHAIN, ...) when it fails. */
+MLOG_NODISCARD int mlog_log_read_checkpoint(mlog_log *log, uint64_t number,
+                                            mlog_log_checkpoint *ckpt);
+
+/* The numbers of the checkpoints the log holds, oldest first (unchecked):
+ * *numbers is allocated (free it), *n is their count. */
+MLOG_NODISCARD int mlog_log_checkpoint_numbers(mlog_log *log,
+                                               uint64_t **numbers, size_t *n);
+
+/* Drop the checkpoints numbered above `number`, in one durable commit: a
+ * rollback to checkpoint `number` (0: to the initial state) leaves the
+ * newer ones describing states that no longer exist. The next checkpoint
+ * put gets number + 1. */
+MLOG_NODISCARD int mlog_log_drop_checkpoints_after(mlog_log *log,
+                                                   uint64_t number);
+
+/* Drop the checkpoints numbered below `number` and the log records that
+ * checkpoint `number` covers, in one durable commit (garbage collection by
+ * a protocol that keeps checkpoints by its own rule: mlog_log_put_checkpoint
+ * with keep UINT32_MAX keeps them all). */
+MLOG_NODISCARD int mlog_log_drop_checkpoints_before(mlog_log *log,
+                                                    uint64_t number);
+
 /* Free what mlog_log_get_checkpoint allocated; NULL is a no-op. */
 void mlog_log_checkpoint_free(mlog_log_checkpoint *ckpt);
 
