@@ -81,4 +81,7 @@ static inline uint32_t mlogi_get_be32(const uint8_t *p) {
          ((uint32_t)p[2] << 8) | p[3];
 }
 
+/* Grow *p (an array of *cap elements of elem bytes) to hold need. */
+int mlogi_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 #endif /* MLOG_CORE_INTERNAL_H */
