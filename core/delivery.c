@@ -137,6 +137,14 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
   }
   if (f->seq != ch->recv_mark + 1)
     return MLOG_OK; /* a gap: an earlier frame was lost, resends fill it */
+  if (p->grp && p->grp->snap && (f->flags & MLOGI_FRAME_F_MARKER)) {
+    if (mlogi_snap_on_marker(p, f->src, f->seq, f->payload, f->payload_len)) {
+      p->stats.bad_frames++;
+      return MLOG_OK;
+    }
+    ch->recv_mark = f->seq; /* taken once the deliveries before it ran */
+    return MLOG_OK;
+  }
   if (!admit(p, f))
     return MLOG_OK;
   mlog_record rec = {.type = MLOG_REC_DELIVERY,
@@ -149,6 +157,11 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
                      .payload = f->payload,
                      .payload_len = f->payload_len};
   int rc = mlogi_recvec_add(&p->dlv, &rec);
+  /* Coordinated: a message taken before the channel's marker of a snapshot
+   * recorded here is in that snapshot's channel state. */
+  if (rc == MLOG_OK && p->grp && p->grp->snap &&
+      mlogi_snap_recording(p, f->src))
+    rc = mlogi_recvec_add(&p->ctl, &rec);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "out of memory for a received message");
   ch->recv_mark = f->seq;
@@ -192,6 +205,10 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
     p->stats.bad_frames++;
     return MLOG_OK; /* never trust the network: drop it */
   }
+  if (p->grp && f.kind >= MLOGI_FRAME_SNAP_DONE)
+    return mlogi_grp_on_frame(p, &f);
+  if (p->grp && !mlogi_grp_admit(p, &f))
+    return MLOG_OK; /* another round, or frozen: resent later */
   if (f.kind != MLOGI_FRAME_DATA && p->opt) {
     if (f.flags != MLOGI_FRAME_F_STATUS) {
       p->stats.bad_frames++;
@@ -236,6 +253,8 @@ int mlogi_receive(mlog_proc *p, int timeout_ms, size_t *frames) {
     rc = on_frame(p, src, buf, len);
     if (rc != MLOG_OK)
       return rc;
+    if (p->grp && p->grp->snap && p->grp->snap->marker)
+      return MLOG_OK; /* the state is recorded before anything after it */
   }
   return MLOG_OK;
 }
@@ -314,6 +333,8 @@ void mlogi_channels_hello(mlog_proc *p) {
   for (uint32_t j = 0; j < p->n; j++) {
     if (j == p->id)
       continue;
+    if (p->grp && p->grp->restarted)
+      continue; /* its rollback round speaks for it */
     if (p->sb) {
       mlogi_sb_hello(p, j);
       p->ch[j].ack_sent = p->ch[j].logged_mark;

@@ -15,6 +15,13 @@
                               logged values are in this commit or earlier */
 #define MLOGI_CTL_DIGEST 2 /* rsn: the state digest after that delivery */
 #define MLOGI_CTL_OUTPUT 3 /* ssn: outputs up to this seq were released */
+#define MLOGI_CTL_COUNTS                                                       \
+  4 /* rsn: the state at a clean close; payload: per process j, u64 sent to    \
+       j and u64 received from j (little-endian), for offline analysis */
+#define MLOGI_CTL_MARKER                                                       \
+  5 /* coordinated: src's marker of snapshot rsn arrived with ssn */
+#define MLOGI_CTL_COMPLETE                                                     \
+  6 /* coordinated: snapshot rsn is complete here (every marker arrived) */
 
 /* Flags of DELIVERY records: the payload starts with the message's
  * dependency vector (optimistic logging). */
@@ -35,9 +42,6 @@ typedef struct recvec {
   uint8_t *arena;
   size_t used, arena_cap;
 } recvec;
-
-/* Grow *p (an array of *cap elements of elem bytes) to hold need. */
-int mlogi_grow(void **p, size_t *cap, size_t need, size_t elem);
 
 int mlogi_recvec_add(recvec *v, const mlog_record *rec);
 /* Point every record's payload into the arena (after the last add). */
@@ -162,6 +166,70 @@ typedef struct optimistic {
   bool orphan;            /* an announcement made us an orphan */
 } optimistic;
 
+/* A snapshot recorded here and still kept (coordinated). */
+typedef struct snapinfo {
+  uint64_t id, number, rsn; /* its checkpoint's number; the state's rsn */
+  uint64_t covered_lsn;     /* its checkpoint's place in the log */
+} snapinfo;
+
+/* Chandy-Lamport snapshots (recovery/snapshot.c). Ids grow by one: a
+ * process starts snapshot `recorded + 1`, and concurrent initiations of
+ * the same id are one snapshot with several initiators. Snapshot 0 is the
+ * initial state, complete everywhere. */
+typedef struct snapshots {
+  uint64_t recorded;      /* the newest snapshot recorded here */
+  uint64_t *closed;       /* [n] the newest snapshot whose marker from j came */
+  uint64_t complete;      /* the newest complete here (every marker came), with
+                             its records durable */
+  uint64_t *done;         /* [n] the newest j says is complete at j */
+  uint64_t *echo;         /* [n] the newest of mine j says it knows complete */
+  uint64_t *told;         /* [n] the newest of j's I told j I know */
+  uint64_t global;        /* complete everywhere: min of complete and done[] */
+  uint64_t committed_rsn; /* the state of snapshot `global`: outputs up to
+                             it leave */
+  uint64_t told_at;       /* ms: the last gossip */
+  snapinfo *kept;         /* snapshots kept, oldest first */
+  size_t nkept, capkept;
+  bool marker;                    /* a marker was taken and waits for the
+                                     deliveries before it */
+  uint32_t marker_src;            /* its channel, */
+  uint64_t marker_ssn, marker_id; /* ssn and snapshot */
+} snapshots;
+
+/* The checkpoint-only protocols (core/group.c): delivery without logging,
+ * and rollback rounds. A restarted process leads a round: every process
+ * freezes (delivers nothing, checkpoints nothing) and sends the leader its
+ * positions; the leader computes the line (coordinated: the newest
+ * snapshot complete everywhere; none: the recovery line of the
+ * checkpoints, Juang-Venkatesan style) and every process rolls back to it.
+ * Rounds are numbered r with r % n == leader; the incarnation of every
+ * process is the last round it applied, and frames of another round are
+ * dropped. */
+typedef struct grp_state {
+  bool coordinated;
+  uint32_t round;    /* the newest round seen */
+  uint32_t leader;   /* of `round` */
+  bool frozen;       /* in `round`, not yet applied */
+  bool restarted;    /* recovering: waits for a round's line */
+  uint64_t heard_at; /* ms: the round's last frame (a silent round is
+                        taken over) */
+  uint8_t *mine;     /* my positions for `round` */
+  size_t mine_len;
+  /* leading `round` */
+  bool leading;
+  uint8_t **info; /* [n] the answers (NULL: not yet) */
+  size_t *info_len;
+  uint8_t *line; /* the decision, once every answer came */
+  size_t line_len;
+  bool *applied; /* [n] */
+  uint64_t sent_at;
+  snapshots *snap; /* coordinated */
+} grp_state;
+
+/* A position a process offers a round (none): a checkpoint (0: the
+ * initial state) or its current state (number MLOGI_POS_END). */
+#define MLOGI_POS_END UINT64_MAX
+
 struct mlog_proc {
   mlog_proc_config cfg;
   mlog_key key;
@@ -196,6 +264,9 @@ struct mlog_proc {
   replay_stash *replay; /* non-NULL while recovering */
   optimistic *opt;      /* optimistic logging's state */
   sender_based *sb;     /* sender-based logging's state */
+  grp_state *grp;       /* the checkpoint-only protocols' state */
+  uint64_t snapshot;    /* coordinated: the snapshot the state is (set at
+                           recording; read from checkpoints) */
   /* checkpoint policy */
   uint64_t since_deliveries, since_bytes, last_ckpt_ms;
   bool broken; /* a log write failed: the process must be reopened */
@@ -207,6 +278,31 @@ struct mlog_proc {
  * payload) into buf; decode it back into p, restoring the application. */
 int mlogi_state_encode(mlog_proc *p, mlog_buf *buf);
 int mlogi_state_restore(mlog_proc *p, const void *buf, size_t len);
+
+/* One channel as a checkpoint saw it. */
+typedef struct mlogi_chan_counts {
+  uint64_t sent;       /* messages sent to the peer (its last ssn) */
+  uint64_t acked;      /* the peer acknowledged them up to this ssn */
+  uint64_t received;   /* messages received from the peer (last ssn) */
+  uint64_t first_kept; /* the first ssn still kept for resending (sent + 1:
+                          none) */
+} mlogi_chan_counts;
+
+/* What a checkpoint state says without restoring it (tools, protocols). */
+typedef struct mlogi_state_view {
+  uint32_t n; /* group size */
+  uint64_t rsn, snapshot;
+  mlogi_chan_counts *ch; /* [n], owned */
+  const uint8_t *app;    /* the application's snapshot, borrowed */
+  uint64_t app_len;
+} mlogi_state_view;
+
+/* Read checkpoint state buf[0..len) of a group of n: MLOG_ECORRUPT when it
+ * is malformed or of another group size, ENOMEM. Free with
+ * mlogi_state_view_free (also after a failure). */
+int mlogi_state_peek(const void *buf, size_t len, uint32_t n,
+                     mlogi_state_view *v);
+void mlogi_state_view_free(mlogi_state_view *v);
 
 /* Replay the log after covered_lsn through the handler (recovery). */
 int mlogi_replay(mlog_proc *p, uint64_t covered_lsn);
@@ -355,5 +451,80 @@ int mlogi_sb_deliver_answers(mlog_proc *p);
 
 /* The HELLO a (re)started process sends each peer. */
 void mlogi_sb_hello(mlog_proc *p, uint32_t dst);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoint-only protocols (core/group.c, recovery/snapshot.c,            */
+/* recovery/independent.c)                                                  */
+
+int mlogi_grp_open(mlog_proc *p, bool coordinated);
+void mlogi_grp_free(mlog_proc *p);
+
+/* At open: restore the newest state the log offers; a log with a past
+ * freezes and leads a rollback round. */
+int mlogi_grp_recover(mlog_proc *p, bool had_past);
+
+/* May this frame (not a round frame) be taken now? Frames of another
+ * round, and data and acknowledgements while frozen, are dropped. */
+bool mlogi_grp_admit(mlog_proc *p, const void *frame);
+
+/* Round and snapshot frames. */
+int mlogi_grp_on_frame(mlog_proc *p, const void *frame);
+
+/* After the deliveries of a receive: a marker that waited for them. */
+int mlogi_grp_after_deliveries(mlog_proc *p);
+
+/* Resend round frames, gossip snapshots, take over a silent round. */
+int mlogi_grp_settle(mlog_proc *p);
+
+/* The checkpoint policy or mlog_checkpoint asks for one: under coordinated
+ * a snapshot starts (EAGAIN while one is in progress here). */
+int mlogi_grp_checkpoint(mlog_proc *p);
+
+/* Store a checkpoint of the current state (number in *number). */
+int mlogi_write_checkpoint(mlog_proc *p, uint64_t *number);
+
+/* Deliver rec (a message of a channel state) as a new delivery, with the
+ * next rsn. */
+int mlogi_deliver_again(mlog_proc *p, mlog_record *rec);
+
+/* Add a record to the next commit. */
+int mlogi_add_record(mlog_proc *p, const mlog_record *rec);
+
+/* Coordinated (recovery/snapshot.c). */
+int mlogi_snap_open(mlog_proc *p);
+void mlogi_snap_free(mlog_proc *p);
+int mlogi_snap_start(mlog_proc *p);
+bool mlogi_snap_recording(const mlog_proc *p, uint32_t src);
+int mlogi_snap_on_marker(mlog_proc *p, uint32_t src, uint64_t ssn,
+                         const void *payload, size_t len);
+int mlogi_snap_take_marker(mlog_proc *p);
+int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint64_t seq,
+                       const void *payload, size_t len);
+int mlogi_snap_settle(mlog_proc *p);
+/* My position for a round (varint: the newest snapshot complete here). */
+int mlogi_snap_info(mlog_proc *p, uint8_t **out, size_t *len);
+/* The line: the newest snapshot complete at every process. */
+int mlogi_snap_decide(mlog_proc *p, uint8_t **out, size_t *len);
+/* Roll back to the snapshot of the line and deliver its channel states. */
+int mlogi_snap_apply(mlog_proc *p, const uint8_t *line, size_t len);
+
+/* Snapshot `id` as a log holds it: its checkpoint (number 0 and no state
+ * for snapshot 0, the initial state) and the messages of its channel
+ * states, in log order (the process delivers them again after restoring
+ * it). ENOTFOUND when the log does not hold it complete. */
+typedef struct mlogi_snap_image {
+  mlog_log_checkpoint ck;
+  recvec channel;
+  uint64_t *marker; /* [n] the ssn of each channel's marker (0: it came
+                       before the state was recorded) */
+} mlogi_snap_image;
+int mlogi_snap_load(mlog_log *log, uint32_t n, uint64_t id,
+                    mlogi_snap_image *img);
+void mlogi_snap_image_free(mlogi_snap_image *img);
+
+/* None (recovery/independent.c). */
+int mlogi_indep_info(mlog_proc *p, uint8_t **out, size_t *len);
+int mlogi_indep_decide(mlog_proc *p, uint8_t **out, size_t *len);
+int mlogi_indep_apply(mlog_proc *p, const uint8_t *line, size_t len);
 
 #endif /* MLOG_CORE_PROC_H */

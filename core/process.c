@@ -26,7 +26,11 @@ static int add_control(mlog_proc *p, uint8_t flags, uint64_t ssn, uint64_t rsn,
                      .rsn = rsn,
                      .payload = payload,
                      .payload_len = len};
-  int rc = mlogi_recvec_add(&p->ctl, &rec);
+  return mlogi_add_record(p, &rec);
+}
+
+int mlogi_add_record(mlog_proc *p, const mlog_record *rec) {
+  int rc = mlogi_recvec_add(&p->ctl, rec);
   return rc ? mlogi_fail(&p->eb, rc, "out of memory for a log record") : 0;
 }
 
@@ -59,15 +63,17 @@ static int commit(mlog_proc *p) {
   /* Sender-based: the deliveries are not in this log (recovery takes them
    * from their senders, in rsn order), so a MARK goes only with records it
    * orders, never as a commit (and a flush) of its own. */
-  if (p->delivered_rsn > p->marked_rsn && (p->sb == NULL || p->ctl.n > 0)) {
+  if (p->delivered_rsn > p->marked_rsn && p->grp == NULL &&
+      (p->sb == NULL || p->ctl.n > 0)) {
     rc = add_control(p, MLOGI_CTL_MARK, 0, p->delivered_rsn, NULL, 0);
     p->marked_rsn = p->delivered_rsn;
     mark = p->ctl.n - 1;
   }
   /* The commit's records are the ctl and dlv records themselves: their
    * payloads stay in those vectors' arenas (no copy). Sender-based: the
-   * senders keep the messages, only ctl is logged. */
-  size_t ndlv = p->sb ? 0 : p->dlv.n, n = p->ctl.n + ndlv;
+   * senders keep the messages, only ctl is logged; checkpoint-only
+   * protocols log no message (channel states go through ctl). */
+  size_t ndlv = p->sb || p->grp ? 0 : p->dlv.n, n = p->ctl.n + ndlv;
   if (n == 0)
     return queue_deliveries(p, 0);
   if (rc == MLOG_OK)
@@ -123,7 +129,7 @@ static int queue_deliveries(mlog_proc *p, uint64_t last) {
 }
 
 static uint64_t durable_lsn(mlog_proc *p) {
-  if (p->logger->flags & MLOG_LOGGER_EAGER)
+  if ((p->logger->flags & MLOG_LOGGER_EAGER) || p->grp)
     return UINT64_MAX;
   return p->logger->durable_lsn(p->logger_self);
 }
@@ -161,7 +167,8 @@ static void hex(char *out, const uint8_t *d, size_t n) {
 /* After delivery rsn: log the state digest, or in replay compare it with
  * the logged one (non-determinism detection). */
 static int check_digest(mlog_proc *p, uint64_t rsn) {
-  if (!(p->cfg.flags & MLOG_PROC_DIGESTS) || p->app.digest == NULL)
+  if (!(p->cfg.flags & MLOG_PROC_DIGESTS) || p->app.digest == NULL ||
+      p->grp) /* nothing is replayed */
     return MLOG_OK;
   uint8_t d[32];
   p->app.digest(p->app_arg, d);
@@ -211,6 +218,18 @@ int mlogi_deliver(mlog_proc *p, const mlog_record *rec) {
   return check_digest(p, rec->rsn);
 }
 
+int mlogi_deliver_again(mlog_proc *p, mlog_record *rec) {
+  rec->rsn = ++p->next_rsn;
+  rec->incarnation = p->incarnation;
+  int rc = mlogi_deliver(p, rec);
+  if (rc == MLOG_OK) {
+    channel *ch = &p->ch[rec->src];
+    ch->recv_mark = ch->logged_mark = rec->ssn;
+    p->stats.delivered++;
+  }
+  return rc;
+}
+
 /* Deliver the batches that are durable (all of them for eager loggers). */
 static int deliver_ready(mlog_proc *p, uint64_t *count) {
   uint64_t durable = durable_lsn(p);
@@ -251,7 +270,7 @@ static void release_output(mlog_proc *p, outq *o) {
   if (p->app.output)
     p->app.output(p->app_arg, o->seq, o->data, o->len);
   p->stats.outputs++;
-  if (o->seq > p->output_logged) {
+  if (o->seq > p->output_logged && p->grp == NULL) {
     p->output_logged = o->seq;
     p->output_marks =
         add_control(p, MLOGI_CTL_OUTPUT, o->seq, 0, NULL, 0) == MLOG_OK;
@@ -264,6 +283,8 @@ static bool output_committed(const mlog_proc *p, const outq *o,
                              uint64_t durable) {
   if (p->opt)
     return o->rsn <= p->opt->committed_rsn;
+  if (p->grp) /* none: nothing keeps an output from a rollback */
+    return !p->grp->snap || o->rsn <= p->grp->snap->committed_rsn;
   return o->needs_lsn <= durable && (!p->sb || o->rsn <= p->sb->logged_rsn);
 }
 
@@ -275,6 +296,8 @@ static void settle(mlog_proc *p) {
     mlogi_opt_settle(p, p->logger->durable_lsn(p->logger_self));
   if (p->sb)
     mlogi_sb_settle(p);
+  if (p->grp && p->grp->frozen)
+    return; /* nothing leaves before the round's line */
   mlogi_channels_settle(p, durable);
   while (p->out_head && output_committed(p, p->out_head, durable)) {
     outq *o = p->out_head;
@@ -334,9 +357,8 @@ static int ready_optimistic(mlog_proc *p) {
   return p->rsn <= p->opt->committed_rsn ? MLOG_OK : MLOG_EAGAIN;
 }
 
-static int take_checkpoint(mlog_proc *p, uint64_t *count) {
-  if (p->sb && p->sb->recovering)
-    return mlogi_fail(&p->eb, MLOG_EAGAIN, "recovery is not complete");
+/* Deliver what is received, log what is pending, store the state. */
+static int write_checkpoint(mlog_proc *p, uint64_t *count, uint64_t *number) {
   int rc = p->opt ? ready_optimistic(p) : quiesce(p, count);
   if (rc == MLOG_EAGAIN)
     return mlogi_fail(&p->eb, rc, "the state is not committed yet");
@@ -350,14 +372,16 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
   if (rc == MLOG_OK)
     rc = mlogi_state_encode(p, &buf);
   uint64_t covered = mlog_log_next_lsn(p->log) - 1;
+  /* Checkpoint-only protocols keep them by their own rules. */
+  uint32_t keep = p->grp ? UINT32_MAX : p->cfg.ckpt_keep;
   if (rc == MLOG_OK)
     rc = mlog_log_put_checkpoint(p->log, covered, p->incarnation, buf.data,
-                                 buf.len, p->cfg.ckpt_keep, NULL);
+                                 buf.len, keep, number);
   free(buf.data);
   /* Sender-based: the ACKs that follow let the senders drop what the
    * checkpoint covers; under lazy meta flushes an OS crash may still undo
    * it until the meta page is flushed. */
-  if (rc == MLOG_OK && p->sb)
+  if (rc == MLOG_OK && (p->sb || p->grp))
     rc = mlog_log_sync(p->log);
   if (rc != MLOG_OK) {
     p->broken = rc != MLOG_EAPP;
@@ -370,6 +394,22 @@ static int take_checkpoint(mlog_proc *p, uint64_t *count) {
   p->since_deliveries = p->since_bytes = 0;
   p->last_ckpt_ms = mlogi_now_ms(p);
   return MLOG_OK;
+}
+
+int mlogi_write_checkpoint(mlog_proc *p, uint64_t *number) {
+  uint64_t count = 0;
+  return write_checkpoint(p, &count, number);
+}
+
+static int take_checkpoint(mlog_proc *p, uint64_t *count) {
+  if (p->sb && p->sb->recovering)
+    return mlogi_fail(&p->eb, MLOG_EAGAIN, "recovery is not complete");
+  if (p->grp) { /* a snapshot, or a checkpoint after the deliveries made */
+    int rc = quiesce(p, count);
+    return rc == MLOG_OK ? mlogi_grp_checkpoint(p) : rc;
+  }
+  uint64_t number;
+  return write_checkpoint(p, count, &number);
 }
 
 static bool checkpoint_due(mlog_proc *p) {
@@ -429,6 +469,8 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
       rc = commit(p); /* also makes the previous commit durable */
     if (rc == MLOG_OK)
       rc = deliver_ready(p, count);
+    if (rc == MLOG_OK && p->grp && p->grp->snap)
+      rc = mlogi_snap_take_marker(p);
     if (rc != MLOG_OK)
       return rc;
     if (frames == 0 || p->wait_head == NULL)
@@ -470,6 +512,12 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
     int rc = commit(p);
     if (rc != MLOG_OK)
       return rc;
+  }
+  if (p->grp) {
+    int rc = mlogi_grp_settle(p);
+    if (rc != MLOG_OK)
+      return rc;
+    settle(p); /* what the round or the snapshot queued */
   }
   if (!checkpoint_due(p) && !(p->sb && p->sb->want_ckpt))
     return MLOG_OK;
@@ -514,6 +562,11 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
                                      not known yet */
     return mlogi_fail(&p->eb, MLOG_EAGAIN,
                       "recovering: waiting for the peers' messages");
+  if (p->grp && p->grp->restarted) /* its state is not the line's yet */
+    return mlogi_fail(&p->eb, MLOG_EAGAIN,
+                      "recovering: waiting for the rollback round");
+  if (p->grp) /* nothing is replayed: nothing to log */
+    return mlogi_send_logged(p, dst, p->ch[dst].send_ssn + 1, msg, len);
   channel *ch = &p->ch[dst];
   int rc = MLOG_OK;
   if (p->delivered_rsn > p->marked_rsn) {
@@ -598,6 +651,10 @@ int mlog_nondet(mlog_proc *p, void *buf, size_t len,
                           "non-deterministic values are taken in the handler")
              : MLOG_EINVAL;
   uint64_t seq = p->nondet_seq++;
+  if (p->grp) { /* nothing is replayed: nothing to log */
+    fill(arg, buf, len);
+    return MLOG_OK;
+  }
   if (p->replay) {
     const mlog_record *r = stashed(p, MLOG_REC_NONDET, 0, p->rsn, seq);
     if (r && r->payload_len == len) {
@@ -804,13 +861,14 @@ static int recover(mlog_proc *p, mlogi_errbuf *eb) {
    * digests) goes with the next commit, and the sends and outputs that
    * depend on it wait for that commit. Ending the incarnation is then
    * recovery's only write, so a failed recovery leaves the log as it was. */
-  int rc = mlogi_restore_and_replay(p);
+  int rc =
+      p->grp ? mlogi_grp_recover(p, has_past) : mlogi_restore_and_replay(p);
   if (rc == MLOG_OK && p->sb) /* it goes on when the peers answer */
     rc = mlogi_sb_start_recovery(p, has_past);
   if (rc != MLOG_OK)
     return mlogi_fail(eb, rc, "%s", p->eb.msg);
   p->stats.recovered_rsn = p->rsn;
-  if (has_past && p->sb == NULL) {
+  if (has_past && p->sb == NULL && p->grp == NULL) {
     rc = mlog_log_end_incarnation(p->log, p->delivered_rsn);
     if (rc != MLOG_OK)
       return mlogi_fail(eb, rc, "%s", mlog_log_errmsg(p->log));
@@ -875,6 +933,11 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
                  MLOG_OK
              ? MLOG_OK
              : mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
+  if (rc == MLOG_OK &&
+      (logger->flags & (MLOG_LOGGER_COORDINATED | MLOG_LOGGER_INDEPENDENT)))
+    rc = mlogi_grp_open(p, (logger->flags & MLOG_LOGGER_COORDINATED) != 0);
+  if (rc != MLOG_OK && p->grp && *eb->msg == '\0')
+    rc = mlogi_fail(eb, rc, "%s", *p->eb.msg ? p->eb.msg : "out of memory");
   if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_EAGER))
     rc = mlogi_opt_open(p) == MLOG_OK ? MLOG_OK
                                       : mlogi_fail(eb, MLOG_ENOMEM,
@@ -938,9 +1001,37 @@ void mlogi_reset_volatile(mlog_proc *p) {
     mlogi_opt_reset(p);
 }
 
+/* Checkpoint-only protocols: a clean close leaves the process's counts in
+ * its log (offline analysis: the state it ended in). Best effort: a failure
+ * loses only that. (The logging protocols' close is a crash: what is not
+ * durable stays so.) */
+static void log_counts(mlog_proc *p) {
+  if (p->grp == NULL || p->broken || p->logger_self == NULL || p->in_handler)
+    return;
+  uint8_t *buf = calloc(p->n, 16);
+  if (buf == NULL)
+    return;
+  for (uint32_t j = 0; j < p->n; j++) {
+    mlogi_put_le64(buf + 16 * j, p->ch[j].send_ssn);
+    mlogi_put_le64(buf + 16 * j + 8, p->ch[j].recv_mark);
+  }
+  mlog_record rec = {.type = MLOG_REC_CONTROL,
+                     .flags = MLOGI_CTL_COUNTS,
+                     .src = p->id,
+                     .dst = p->id,
+                     .incarnation = p->incarnation,
+                     .rsn = p->rsn,
+                     .payload = buf,
+                     .payload_len = 16 * p->n};
+  if (p->logger->append(p->logger_self, &rec, 1) == MLOG_OK)
+    (void)p->logger->flush(p->logger_self);
+  free(buf);
+}
+
 void mlog_proc_close(mlog_proc *p) {
   if (p == NULL)
     return;
+  log_counts(p);
   if (p->tp_self) {
     p->tp->close(p->tp_self);
     free(p->tp_self);
@@ -954,6 +1045,7 @@ void mlog_proc_close(mlog_proc *p) {
   mlogi_reset_volatile(p);
   mlogi_opt_free(p);
   mlogi_sb_free(p);
+  mlogi_grp_free(p);
   mlogi_recvec_free(&p->ctl);
   mlogi_recvec_free(&p->dlv);
   free(p->all);
@@ -976,4 +1068,10 @@ void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {
   st->rsns_lost = 0;
   for (uint32_t j = 0; p->sb && j < p->n; j++)
     st->rsns_lost += p->sb->peers[j].lost;
+  if (p->grp) {
+    st->recovering = p->grp->restarted;
+    st->committed_rsn = p->grp->snap ? p->grp->snap->committed_rsn : p->rsn;
+    st->snapshot = p->grp->snap ? p->grp->snap->recorded : 0;
+    st->snapshot_complete = p->grp->snap ? p->grp->snap->global : 0;
+  }
 }

@@ -21,9 +21,19 @@ typedef enum mlogi_frame_kind {
                                  replay request (payload: varints request,
                                  runs, first and last ssn of each; flags:
                                  F_INCOMPLETE) */
+  /* Checkpoint-only protocols (coordinated, none). */
+  MLOGI_FRAME_SNAP_DONE = 7,     /* seq: the newest snapshot complete here;
+                                    payload: varint, yours as I know it */
+  MLOGI_FRAME_ROUND_QUERY = 8,   /* seq: a rollback round I lead: freeze,
+                                    send me your positions */
+  MLOGI_FRAME_ROUND_INFO = 9,    /* seq: the round; payload: my positions */
+  MLOGI_FRAME_ROUND_DECIDE = 10, /* seq: the round; payload: the line */
+  MLOGI_FRAME_ROUND_DONE = 11,   /* seq: the round whose line I applied */
+  MLOGI_FRAME_ROUND_STALE = 12,  /* seq: a newer round than the one you
+                                    asked about */
 } mlogi_frame_kind;
 
-#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_REPLAY_END
+#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_ROUND_STALE
 
 /* Frame flags. */
 #define MLOGI_FRAME_F_DV                                                       \
@@ -48,12 +58,18 @@ typedef enum mlogi_frame_kind {
 #define MLOGI_FRAME_F_INCOMPLETE                                               \
   0x40 /* REPLAY_END: rsns you may need are                                    \
           gone (I lost them in a crash) */
+#define MLOGI_FRAME_F_MARKER                                                   \
+  0x80 /* DATA under coordinated: a Chandy-Lamport                             \
+          marker, not a message (payload: varint                               \
+          snapshot id); it takes its place in the                              \
+          channel's ssn order */
 
 typedef struct mlogi_frame {
   uint8_t kind;
   uint16_t flags;
   uint32_t src, dst;
-  uint32_t incarnation; /* the sender's */
+  uint32_t incarnation; /* the sender's (checkpoint-only protocols: the
+                           group's rollback round it is in) */
   uint64_t seq;
   const void *payload; /* borrowed: points into the decoded buffer */
   uint32_t payload_len;

@@ -7,5 +7,7 @@
 extern const mlog_logger_ops mlogi_pessimistic_receiver;
 extern const mlog_logger_ops mlogi_optimistic_receiver;
 extern const mlog_logger_ops mlogi_pessimistic_sender;
+extern const mlog_logger_ops mlogi_coordinated;
+extern const mlog_logger_ops mlogi_none;
 
 #endif /* MLOG_LOGGING_LOGGERS_H */

@@ -1,5 +1,5 @@
 /* pessimistic.c - pessimistic logging: receiver-based with group commit, and
- * sender-based */
+ * sender-based; the checkpoint-only protocols' records go the same way */
 #include "logging/loggers.h"
 
 /*
@@ -14,6 +14,10 @@
  * Sender-based logging (MLOG_LOGGER_SENDER) uses the same logger for the
  * records a process still logs itself (values, marks, outputs, spontaneous
  * sends): the runtime keeps messages at their senders (core/sender.c).
+ *
+ * The checkpoint-only protocols (`coordinated`, `none`) log no message; the
+ * few records they write (channel states, markers, completions) go through
+ * the same logger, which the runtime flushes before it relies on them.
  */
 
 typedef struct pessimistic {
@@ -62,6 +66,30 @@ const mlog_logger_ops mlogi_pessimistic_sender = {
     .name = "pessimistic-sender",
     .size = sizeof(pessimistic),
     .flags = MLOG_LOGGER_SENDER,
+    .log_flags = MLOG_LOG_LAZYMETA,
+    .open = pr_open,
+    .append = pr_append,
+    .durable_lsn = pr_durable_lsn,
+    .flush = pr_flush,
+};
+
+const mlog_logger_ops mlogi_coordinated = {
+    .version = MLOG_LOGGER_VERSION,
+    .name = "coordinated",
+    .size = sizeof(pessimistic),
+    .flags = MLOG_LOGGER_COORDINATED,
+    .log_flags = MLOG_LOG_LAZYMETA,
+    .open = pr_open,
+    .append = pr_append,
+    .durable_lsn = pr_durable_lsn,
+    .flush = pr_flush,
+};
+
+const mlog_logger_ops mlogi_none = {
+    .version = MLOG_LOGGER_VERSION,
+    .name = "none",
+    .size = sizeof(pessimistic),
+    .flags = MLOG_LOGGER_INDEPENDENT,
     .log_flags = MLOG_LOG_LAZYMETA,
     .open = pr_open,
     .append = pr_append,

@@ -10,6 +10,8 @@ static const mlog_logger_ops *const builtins[] = {
     &mlogi_pessimistic_receiver,
     &mlogi_optimistic_receiver,
     &mlogi_pessimistic_sender,
+    &mlogi_coordinated,
+    &mlogi_none,
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -33,6 +33,14 @@ extern "C" {
           their rsns are recorded */
 
 /* What the runtime tells a logger at open. */
+#define MLOG_LOGGER_COORDINATED                                                \
+  0x4u /* no message logging: Chandy-Lamport snapshots of the whole group;     \
+          a failure rolls the group back to the newest complete one */
+
+#define MLOG_LOGGER_INDEPENDENT                                                \
+  0x8u /* no message logging: checkpoints taken alone; a failure rolls the     \
+          group back to its recovery line (domino effect possible) */
+
 typedef struct mlog_logger_params {
   /* No background threads: persist from the poll op (simulations, for
    * reproducible runs). */

@@ -130,6 +130,19 @@ typedef struct mlog_proc_stats {
   uint32_t rsns_lost; /* peers whose crash now would be unrecoverable: this
                          process lost the rsns of what it sent them (memory
                          mode) and their checkpoint does not cover it yet */
+  /* Checkpoint-only protocols (coordinated, none). `recovering` is set
+   * while a restarted process waits for its rollback round's line. */
+  uint64_t snapshot;          /* coordinated: the newest snapshot recorded */
+  uint64_t snapshot_complete; /* coordinated: the newest snapshot this
+                                 process knows complete at every process */
+  uint64_t rounds;            /* rollback rounds whose line it applied */
+  uint64_t rolled_back_past;  /* checkpoints those rollbacks discarded */
+  uint64_t domino_rollbacks;  /* rollbacks past at least one checkpoint */
+  uint64_t lost_messages;     /* none: messages nobody can send again
+                                 (received after the receiver's line, sent
+                                 before the sender's and no longer kept) */
+  uint64_t redelivered;       /* coordinated: channel-state messages
+                                 delivered again by rollbacks */
 } mlog_proc_stats;
 
 /* Open (or recover) process cfg->id. On success *out owns the handle. On

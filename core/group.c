@@ -1,0 +1,337 @@
+/* group.c - the checkpoint-only protocols: rollback rounds of the group */
+#include <stdlib.h>
+
+#include "core/proc.h"
+#include "core/wire.h"
+
+/*
+ * Under `coordinated` and `none` nothing is logged before delivery: a
+ * message is delivered as soon as it arrives in order, and acknowledged
+ * once delivered. A failure therefore rolls back more than the failed
+ * process. The restarted process leads a rollback round:
+ *
+ *   leader                      every other process
+ *   QUERY(r) ------------------> freeze; answer with its positions
+ *            <------------------ INFO(r, positions)
+ *   (every answer in: compute the line, apply it)
+ *   DECIDE(r, line) -----------> roll back to the line; incarnation := r
+ *            <------------------ DONE(r)
+ *
+ * A frozen process delivers nothing, acknowledges nothing and checkpoints
+ * nothing, so the positions it gave stay true until the line comes. Round
+ * numbers are unique (r % n == leader) and grow: a query for a newer round
+ * replaces an older one (its leader joins the newer round), a query for an
+ * older round gets a STALE answer naming the newer one, and a frozen
+ * process whose round fell silent takes it over with a newer round. The
+ * incarnation of every process is the last round it applied: frames of
+ * other rounds are dropped, so nothing sent before a rollback is taken
+ * after it.
+ */
+
+#define TAKEOVER_TIMEOUTS 20 /* silent resend timeouts before a takeover */
+
+int mlogi_grp_open(mlog_proc *p, bool coordinated) {
+  grp_state *g = calloc(1, sizeof *g);
+  if (g == NULL)
+    return MLOG_ENOMEM;
+  p->grp = g;
+  g->coordinated = coordinated;
+  g->info = calloc(p->n, sizeof *g->info);
+  g->info_len = calloc(p->n, sizeof *g->info_len);
+  g->applied = calloc(p->n, sizeof *g->applied);
+  if (g->info == NULL || g->info_len == NULL || g->applied == NULL)
+    return MLOG_ENOMEM;
+  return coordinated ? mlogi_snap_open(p) : MLOG_OK;
+}
+
+static void forget_answers(mlog_proc *p) {
+  grp_state *g = p->grp;
+  for (uint32_t j = 0; j < p->n; j++) {
+    free(g->info[j]);
+    g->info[j] = NULL;
+    g->applied[j] = false;
+  }
+  free(g->line);
+  g->line = NULL;
+  g->line_len = 0;
+}
+
+void mlogi_grp_free(mlog_proc *p) {
+  grp_state *g = p->grp;
+  if (g == NULL)
+    return;
+  if (g->info)
+    forget_answers(p);
+  mlogi_snap_free(p);
+  free(g->info);
+  free(g->info_len);
+  free(g->applied);
+  free(g->mine);
+  free(g);
+  p->grp = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rounds                                                                   */
+
+static void send_round(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
+                       const void *payload, size_t len) {
+  mlogi_send_frame(p, dst, kind, 0, seq, payload, (uint32_t)len);
+}
+
+/* My positions for the current round (taken once: frozen, they hold). */
+static int take_positions(mlog_proc *p) {
+  grp_state *g = p->grp;
+  free(g->mine);
+  g->mine = NULL;
+  int rc = g->coordinated ? mlogi_snap_info(p, &g->mine, &g->mine_len)
+                          : mlogi_indep_info(p, &g->mine, &g->mine_len);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, rc, "reading my checkpoints for round %u: %s",
+                      g->round, mlog_log_errmsg(p->log));
+  return MLOG_OK;
+}
+
+/* Join round r led by `leader`: freeze and keep my positions for it. */
+static int join(mlog_proc *p, uint32_t r, uint32_t leader) {
+  grp_state *g = p->grp;
+  g->round = r;
+  g->leader = leader;
+  g->leading = false;
+  g->frozen = true;
+  g->heard_at = mlogi_now_ms(p);
+  forget_answers(p);
+  return take_positions(p);
+}
+
+static void ask(mlog_proc *p) {
+  grp_state *g = p->grp;
+  for (uint32_t j = 0; j < p->n; j++) {
+    if (j == p->id)
+      continue;
+    if (g->line == NULL && g->info[j] == NULL)
+      send_round(p, j, MLOGI_FRAME_ROUND_QUERY, g->round, NULL, 0);
+    else if (g->line && !g->applied[j])
+      send_round(p, j, MLOGI_FRAME_ROUND_DECIDE, g->round, g->line,
+                 g->line_len);
+  }
+  g->sent_at = mlogi_now_ms(p);
+}
+
+static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len);
+
+/* Every answer came: compute the line, apply it here, send it. */
+static int decide(mlog_proc *p) {
+  grp_state *g = p->grp;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (g->info[j] == NULL)
+      return MLOG_OK;
+  int rc = g->coordinated ? mlogi_snap_decide(p, &g->line, &g->line_len)
+                          : mlogi_indep_decide(p, &g->line, &g->line_len);
+  if (rc != MLOG_OK)
+    return mlogi_fail(&p->eb, rc, "computing the line of round %u", g->round);
+  rc = apply(p, g->round, g->line, g->line_len);
+  if (rc != MLOG_OK)
+    return rc;
+  g->applied[p->id] = true;
+  ask(p);
+  return MLOG_OK;
+}
+
+/* Lead a new round, newer than every round seen. */
+static int lead(mlog_proc *p) {
+  grp_state *g = p->grp;
+  uint32_t base = (g->round > p->incarnation ? g->round : p->incarnation) + 1;
+  uint32_t r = base + (p->id + p->n - base % p->n) % p->n;
+  int rc = join(p, r, p->id);
+  if (rc != MLOG_OK)
+    return rc;
+  g->leading = true;
+  g->info[p->id] = malloc(g->mine_len ? g->mine_len : 1);
+  if (g->info[p->id] == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  memcpy(g->info[p->id], g->mine, g->mine_len);
+  g->info_len[p->id] = g->mine_len;
+  ask(p);
+  return decide(p); /* a group of one */
+}
+
+/* Roll back to the line of round r and enter it. */
+static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len) {
+  grp_state *g = p->grp;
+  int rc = g->coordinated ? mlogi_snap_apply(p, line, len)
+                          : mlogi_indep_apply(p, line, len);
+  if (rc == MLOG_EPROTO)
+    return rc; /* a malformed line changed nothing */
+  if (rc == MLOG_OK)
+    rc = mlog_log_set_incarnation(p->log, r);
+  if (rc != MLOG_OK) {
+    p->broken = true;
+    return rc == MLOG_ECORRUPT || rc == MLOG_EAPP
+               ? rc
+               : mlogi_fail(&p->eb, rc, "applying the line of round %u: %s", r,
+                            mlog_log_errmsg(p->log));
+  }
+  p->incarnation = r;
+  g->frozen = g->restarted = false;
+  p->stats.rounds++;
+  /* Everything kept leaves again under the new round; every peer learns
+   * how far I have its messages. */
+  for (uint32_t j = 0; j < p->n; j++) {
+    for (outmsg *m = p->ch[j].out_head; m; m = m->next)
+      m->sent = false;
+    p->ch[j].ack_sent = 0;
+  }
+  return MLOG_OK;
+}
+
+static int on_query(mlog_proc *p, const mlogi_frame *f) {
+  grp_state *g = p->grp;
+  uint32_t r = (uint32_t)f->seq;
+  if (f->seq > UINT32_MAX || r % p->n != f->src)
+    return MLOG_OK; /* not a round that peer may lead */
+  if (r <= p->incarnation || r < g->round) {
+    uint32_t newest = g->round > p->incarnation ? g->round : p->incarnation;
+    if (r == p->incarnation)
+      send_round(p, f->src, MLOGI_FRAME_ROUND_DONE, r, NULL, 0);
+    else
+      send_round(p, f->src, MLOGI_FRAME_ROUND_STALE, newest, NULL, 0);
+    return MLOG_OK;
+  }
+  if (r > g->round) {
+    int rc = join(p, r, f->src);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  g->heard_at = mlogi_now_ms(p);
+  send_round(p, f->src, MLOGI_FRAME_ROUND_INFO, r, g->mine, g->mine_len);
+  return MLOG_OK;
+}
+
+static int on_info(mlog_proc *p, const mlogi_frame *f) {
+  grp_state *g = p->grp;
+  if (!g->leading || f->seq != g->round || g->info[f->src] != NULL)
+    return MLOG_OK;
+  g->info[f->src] = malloc(f->payload_len ? f->payload_len : 1);
+  if (g->info[f->src] == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  memcpy(g->info[f->src], f->payload, f->payload_len);
+  g->info_len[f->src] = f->payload_len;
+  return decide(p);
+}
+
+static int on_decide(mlog_proc *p, const mlogi_frame *f) {
+  grp_state *g = p->grp;
+  if (f->seq == p->incarnation) { /* it missed my DONE */
+    send_round(p, f->src, MLOGI_FRAME_ROUND_DONE, f->seq, NULL, 0);
+    return MLOG_OK;
+  }
+  if (f->seq != g->round || !g->frozen || f->src != g->leader)
+    return MLOG_OK;
+  int rc = apply(p, g->round, f->payload, f->payload_len);
+  if (rc == MLOG_EPROTO) { /* a malformed line: wait for another round */
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  if (rc == MLOG_OK)
+    send_round(p, f->src, MLOGI_FRAME_ROUND_DONE, f->seq, NULL, 0);
+  return rc;
+}
+
+static void on_done(mlog_proc *p, const mlogi_frame *f) {
+  grp_state *g = p->grp;
+  if (!g->leading || f->seq != g->round || g->line == NULL)
+    return;
+  g->applied[f->src] = true;
+  bool all = true;
+  for (uint32_t j = 0; j < p->n; j++)
+    all = all && g->applied[j];
+  if (all) {
+    g->leading = false;
+    forget_answers(p);
+  }
+}
+
+int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
+  const mlogi_frame *f = frame;
+  grp_state *g = p->grp;
+  switch (f->kind) {
+  case MLOGI_FRAME_ROUND_QUERY:
+    return on_query(p, f);
+  case MLOGI_FRAME_ROUND_INFO:
+    return on_info(p, f);
+  case MLOGI_FRAME_ROUND_DECIDE:
+    return on_decide(p, f);
+  case MLOGI_FRAME_ROUND_DONE:
+    on_done(p, f);
+    return MLOG_OK;
+  case MLOGI_FRAME_ROUND_STALE:
+    /* A newer round exists: lead one newer still (the line of the newer
+     * one may not include my restart). */
+    if (g->leading && g->line == NULL && f->seq > g->round &&
+        f->seq <= UINT32_MAX) {
+      g->round = (uint32_t)f->seq;
+      return lead(p);
+    }
+    return MLOG_OK;
+  case MLOGI_FRAME_SNAP_DONE:
+    if (g->snap && mlogi_grp_admit(p, f))
+      return mlogi_snap_on_done(p, f->src, f->seq, f->payload, f->payload_len);
+    return MLOG_OK;
+  default:
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+}
+
+bool mlogi_grp_admit(mlog_proc *p, const void *frame) {
+  const mlogi_frame *f = frame;
+  return f->incarnation == p->incarnation && !p->grp->frozen;
+}
+
+int mlogi_grp_settle(mlog_proc *p) {
+  grp_state *g = p->grp;
+  uint64_t now = mlogi_now_ms(p), rto = p->cfg.retransmit_ms;
+  if (g->leading && now - g->sent_at >= rto)
+    ask(p);
+  if (g->frozen && !g->leading && now - g->heard_at >= TAKEOVER_TIMEOUTS * rto)
+    return lead(p);
+  return g->snap && !g->frozen ? mlogi_snap_settle(p) : MLOG_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open and checkpoints                                                     */
+
+/* Restore the newest checkpoint, or the initial state. */
+static int restore_newest(mlog_proc *p) {
+  mlog_log_checkpoint ck;
+  int rc = mlog_log_get_checkpoint(p->log, &ck);
+  if (rc == MLOG_OK) {
+    rc = mlogi_state_restore(p, ck.state, ck.len);
+    mlog_log_checkpoint_free(&ck);
+    return rc;
+  }
+  if (rc != MLOG_ENOTFOUND)
+    return mlogi_fail(&p->eb, rc, "restoring a checkpoint: %s",
+                      mlog_log_errmsg(p->log));
+  if (p->app.restore(p->app_arg, NULL, 0) != 0)
+    return mlogi_fail(&p->eb, MLOG_EAPP, "the restore callback failed");
+  return MLOG_OK;
+}
+
+int mlogi_grp_recover(mlog_proc *p, bool had_past) {
+  int rc = restore_newest(p);
+  if (rc != MLOG_OK || !had_past)
+    return rc;
+  p->grp->restarted = true;
+  return lead(p);
+}
+
+int mlogi_grp_checkpoint(mlog_proc *p) {
+  if (p->grp->frozen)
+    return mlogi_fail(&p->eb, MLOG_EAGAIN, "a rollback round is under way");
+  if (p->grp->snap)
+    return mlogi_snap_start(p);
+  uint64_t number;
+  return mlogi_write_checkpoint(p, &number);
+}
