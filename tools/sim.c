@@ -10,6 +10,7 @@
 #include "mlog/logger.h"
 #include "mlog/sim.h"
 #include "simapp.h"
+#include "simbank.h"
 #include "tool.h"
 
 static const char usage[] =
@@ -77,6 +78,7 @@ typedef enum crash_kind {
 typedef struct node {
   mlog_proc *p; /* NULL while down */
   simapp app;
+  simbank bank; /* checkpoint-only protocols */
   observed obs;
   uint64_t restart_at;  /* step */
   uint64_t crashed_rsn; /* its state when it crashed */
@@ -102,11 +104,14 @@ typedef struct run {
   uint64_t *crash_steps;              /* random mode: sorted */
   uint64_t crashes_done;
   uint64_t rollbacks, orphans_discarded;
-  bool eager;         /* optimistic: states may be lost and rolled back */
-  bool may_undo;      /* states may be lost in a crash (not under pessimistic
-                         receiver-based logging) */
-  bool one_at_a_time; /* sender-based memory mode: the failure model */
-  simtrace trace;     /* for simcheck */
+  /* checkpoint-only protocols: transfers, and what the rollbacks did */
+  bool bank, coordinated;
+  mlog_proc_stats acc; /* closed incarnations' rounds, rollbacks, ... */
+  bool eager;          /* optimistic: states may be lost and rolled back */
+  bool may_undo;       /* states may be lost in a crash (not under pessimistic
+                          receiver-based logging) */
+  bool one_at_a_time;  /* sender-based memory mode: the failure model */
+  simtrace trace;      /* for simcheck */
   char error[256];
 } run;
 
@@ -129,7 +134,7 @@ static int note_recovered(run *r, uint32_t i) {
   node *nd = &r->nodes[i];
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
-  if (!nd->lost_unknown || st.recovering)
+  if (r->bank || !nd->lost_unknown || st.recovering)
     return MLOG_OK;
   r->replayed += st.replayed;
   for (uint64_t rsn = st.recovered_rsn + 1; rsn <= nd->crashed_rsn; rsn++)
@@ -162,12 +167,18 @@ static int open_node(run *r, uint32_t i) {
                      .obs = &nd->obs,
                      .trace = &r->trace,
                      .may_undo = r->may_undo};
+  nd->bank = (simbank){.id = i, .n = r->n};
+  /* Coordinated: even seeds keep every snapshot (all are checked at the
+   * end), odd ones collect the old ones. */
+  if (r->coordinated && r->o->seed % 2 == 0)
+    cfg.ckpt_keep = UINT32_MAX;
   mlogi_faults faults = {.site = MLOGI_FAULT_PUT,
                          .kind = MLOGI_FAULT_EIO,
                          .nth = 1 + mlog_sim_random(r->sim) % 3,
                          .persistent = true};
   mlogi_open_faults = nd->recovery_fault ? &faults : NULL;
-  int rc = mlog_proc_open(&cfg, &simapp_callbacks, &nd->app, &nd->p);
+  int rc = r->bank ? mlog_proc_open(&cfg, &simbank_callbacks, &nd->bank, &nd->p)
+                   : mlog_proc_open(&cfg, &simapp_callbacks, &nd->app, &nd->p);
   mlogi_open_faults = NULL;
   if (rc == MLOG_OK && nd->recovery_fault) {
     mlogi_proc_set_faults(nd->p, NULL); /* recovery wrote nothing: fine */
@@ -202,7 +213,13 @@ static void close_node(run *r, uint32_t i) {
   r->checkpoints += st.checkpoints;
   r->rollbacks += st.rollbacks;
   r->orphans_discarded += st.orphans_discarded;
-  if (!nd->lost_unknown) { /* a crash during recovery loses no more */
+  r->acc.rounds += st.rounds;
+  r->acc.rolled_back_past += st.rolled_back_past;
+  r->acc.domino_rollbacks += st.domino_rollbacks;
+  r->acc.lost_messages += st.lost_messages;
+  r->acc.redelivered += st.redelivered;
+  if (!nd->lost_unknown &&
+      !r->bank) { /* a crash during recovery loses no more */
     uint32_t *incs = realloc(nd->crash_incs, (st.rsn + 1) * sizeof *incs);
     if (incs == NULL)
       abort(); /* the driver's own bookkeeping */
@@ -253,11 +270,32 @@ static int poll_node(run *r, uint32_t i) {
   return -rc;
 }
 
+/* A transfer from outside (checkpoint-only protocols). */
+static int originate_transfer(run *r, uint32_t i) {
+  node *nd = &r->nodes[i];
+  uint32_t dst = (uint32_t)(mlog_sim_random(r->sim) % (r->n - 1));
+  dst += dst >= i;
+  int64_t amount = (int64_t)(mlog_sim_random(r->sim) % 100);
+  uint32_t hops = (uint32_t)(mlog_sim_random(r->sim) % 6);
+  int rc = simbank_send(&nd->bank, nd->p, dst, amount, hops);
+  if (rc == MLOG_EAGAIN) /* still recovering: later */
+    return MLOG_OK;
+  if (rc != MLOG_OK) {
+    snprintf(r->error, sizeof r->error, "process %u: send: %s: %s", i,
+             mlog_errname(rc), mlog_proc_errmsg(nd->p));
+    return rc;
+  }
+  r->originated++;
+  return MLOG_OK;
+}
+
 static int originate(run *r) {
   uint32_t i = (uint32_t)(mlog_sim_random(r->sim) % r->n);
   node *nd = &r->nodes[i];
   if (nd->p == NULL)
     return MLOG_OK;
+  if (r->bank)
+    return originate_transfer(r, i);
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
   /* A spontaneous send is an input: logged before it leaves, sent again
@@ -396,6 +434,8 @@ static int cmp_u64(const void *a, const void *b) {
 /* What the run checks at the end. */
 typedef struct verdict {
   uint64_t delivered, duplicates, lost, divergences, outputs;
+  int64_t money;              /* bank: the balances at the end */
+  uint64_t snapshots_checked; /* coordinated */
   simcheck orphans;
   bool ok;
 } verdict;
@@ -416,9 +456,36 @@ static int check_orphans(run *r, verdict *v) {
   return ok ? MLOG_OK : MLOG_ENOMEM;
 }
 
+/* Checkpoint-only protocols: money is conserved at the end (coordinated),
+ * or lost only with the messages the rollbacks reported lost (none); never
+ * created (an orphan message would). */
+static int judge_bank(run *r, verdict *v) {
+  memset(v, 0, sizeof *v);
+  uint64_t lost = r->acc.lost_messages;
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    lost += st.lost_messages;
+    v->money += r->nodes[i].bank.balance;
+    v->delivered += st.delivered;
+  }
+  int64_t total = (int64_t)r->n * SIMBANK_OPENING;
+  v->lost = lost;
+  v->ok = v->money <= total && (lost > 0 || v->money == total) &&
+          r->error[0] == '\0';
+  if (!v->ok && r->error[0] == '\0')
+    snprintf(r->error, sizeof r->error,
+             "the branches hold %lld at the end, not %lld (%llu messages "
+             "reported lost)",
+             (long long)v->money, (long long)total, (unsigned long long)lost);
+  return MLOG_OK;
+}
+
 /* The surviving history of every process: what it delivered up to its
  * final rsn. Every hop of every message must be in it exactly once. */
 static int judge(run *r, verdict *v) {
+  if (r->bank)
+    return judge_bank(r, v);
   uint64_t total = 0;
   for (uint32_t i = 0; i < r->n; i++) {
     mlog_proc_stats st;
@@ -561,6 +628,7 @@ typedef struct totals {
   uint64_t crashes, recoveries, replayed, checkpoints, outputs, steps;
   uint64_t in_checkpoint, in_recovery;
   uint64_t rollbacks, orphans, orphans_detected, orphans_discarded;
+  uint64_t rounds, rolled_back_past, domino, redelivered, snapshots_checked;
   uint64_t first_failed_seed, first_failed_step, first_failed_node;
   char error[256];
 } totals;
@@ -583,6 +651,11 @@ static void add_run(totals *t, const run *r, const verdict *v) {
   t->orphans += v->orphans.orphans;
   t->orphans_detected += v->orphans.rolled_back;
   t->orphans_discarded += r->orphans_discarded;
+  t->rounds += r->acc.rounds;
+  t->rolled_back_past += r->acc.rolled_back_past;
+  t->domino += r->acc.domino_rollbacks;
+  t->redelivered += r->acc.redelivered;
+  t->snapshots_checked += v->snapshots_checked;
   if (!v->ok && t->failed++ == 0) {
     t->first_failed_seed = r->o->seed;
     t->first_failed_step = r->crash_at_step;
@@ -592,11 +665,27 @@ static void add_run(totals *t, const run *r, const verdict *v) {
   }
 }
 
+/* Coordinated: every snapshot the logs hold complete conserves money. */
+static void check_snapshots(run *r, verdict *v) {
+  static char names[64][sizeof r->base + 16];
+  char *dirs[64];
+  for (uint32_t i = 0; i < r->n; i++) {
+    snprintf(names[i], sizeof names[i], "%s/p%u", r->base, i);
+    dirs[i] = names[i];
+  }
+  v->ok =
+      simbank_check_snapshots(dirs, r->n, r->keyed ? &r->key : NULL,
+                              &v->snapshots_checked, r->error, sizeof r->error);
+}
+
 static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
                    uint64_t crash_step, uint64_t crash_node, totals *t,
                    uint64_t *steps) {
   unsigned lflags = mlog_logger_find(o->protocol)->flags;
   run r = {.o = o,
+           .bank = (lflags &
+                    (MLOG_LOGGER_COORDINATED | MLOG_LOGGER_INDEPENDENT)) != 0,
+           .coordinated = (lflags & MLOG_LOGGER_COORDINATED) != 0,
            .eager = (lflags & MLOG_LOGGER_EAGER) != 0,
            .may_undo = (lflags & (MLOG_LOGGER_EAGER | MLOG_LOGGER_SENDER)) != 0,
            .one_at_a_time = (lflags & MLOG_LOGGER_SENDER) && !o->durable,
@@ -620,11 +709,13 @@ static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
     return TOOL_UNREADABLE;
   }
   rc = run_once(&r, o, &v);
+  teardown(&r);
+  if (r.coordinated && v.ok)
+    check_snapshots(&r, &v);
   if (!v.ok)
     printf("seed %llu: FAILED%s: %s\n", (unsigned long long)o->seed,
            o->exhaustive ? " (exhaustive)" : "",
            r.error[0] ? r.error : "a property failed");
-  teardown(&r);
   remove_base(&r);
   add_run(t, &r, &v);
   *steps = r.step;
@@ -682,6 +773,15 @@ static void report(const sim_opts *o, const totals *t) {
                         json_integer((json_int_t)t->orphans));
     json_object_set_new(j, "orphan_messages_discarded",
                         json_integer((json_int_t)t->orphans_discarded));
+    json_object_set_new(j, "rounds", json_integer((json_int_t)t->rounds));
+    json_object_set_new(j, "domino_events",
+                        json_integer((json_int_t)t->domino));
+    json_object_set_new(j, "rolled_back_past",
+                        json_integer((json_int_t)t->rolled_back_past));
+    json_object_set_new(j, "redelivered",
+                        json_integer((json_int_t)t->redelivered));
+    json_object_set_new(j, "snapshots_checked",
+                        json_integer((json_int_t)t->snapshots_checked));
   }
   if (j && !ok)
     json_object_set_new(j, "error", json_string(t->error));
