@@ -1,14 +1,17 @@
-/* analyze.c - mlog analyze: the recovery line of a trace after failures */
+/* analyze.c - mlog analyze: the recovery line of a trace (or of the logs of
+ * a group) after failures */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "logtrace.h"
 #include "tool.h"
 #include "trace.h"
 
 static const char usage[] =
     "usage: mlog analyze [--json] --failed P[,Q...] --trace FILE\n"
+    "       mlog analyze [--json] --failed P[,Q...] [--key FILE] DIR...\n"
     "\n"
     "Find the recovery line of a group of processes that log no messages,\n"
     "after the processes P, Q... failed: the newest checkpoints, one per\n"
@@ -25,6 +28,12 @@ static const char usage[] =
     "The events of one process happen in the order listed; every process\n"
     "starts with a checkpoint named \"initial\".\n"
     "\n"
+    "Instead of a trace, the logs of the group: one DIR per process (opened\n"
+    "read-only). Process <id> is \"p<id>\" (P may also be the id alone),\n"
+    "its checkpoints are \"p<id>.c<number>\" (those its log holds) and its\n"
+    "end is its last known state (its last clean close, or else its newest\n"
+    "checkpoint); message \"p<i>-p<j>#<ssn>\" is the ssn-th from i to j.\n"
+    "\n"
     "Prints the line (per process: a checkpoint name or \"end\"), how many\n"
     "checkpoints each process rolled back past, whether that is a domino\n"
     "effect, the orphan messages (received before the receiver's starting\n"
@@ -34,12 +43,14 @@ static const char usage[] =
     "options:\n"
     "  -f, --failed LIST  the failed processes, separated by commas\n"
     "  -t, --trace FILE   the trace\n"
+    "  -k, --key FILE     the log key (keyed logs)\n"
     "  -j, --json         one JSON object: recovery_line, rolled_back_past,\n"
     "                     domino, orphan_messages, lost_messages\n"
     "  -h, --help         show this help\n"
     "\n"
-    "exit status: 0 analysed (domino or not), 2 usage error, 3 the trace\n"
-    "could not be read or is not a valid trace.\n";
+    "exit status: 0 analysed (domino or not), 2 usage error (also: a key\n"
+    "file that cannot be read or is not 32 bytes), 3 the trace or a log\n"
+    "could not be read or is not valid.\n";
 
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
@@ -142,12 +153,11 @@ static int print_result(const trace *t, const mlogi_rl_result *res, bool json) {
 
 /* ------------------------------------------------------------------------ */
 
-static int run_analysis(const char *path, const char *failed, bool json) {
-  trace t = {.path = path};
+static int run_analysis(const trace_source *src, const char *failed,
+                        bool json) {
+  trace t = {0};
   mlogi_rl_result res = {0};
-  int rc = trace_load(&t);
-  if (rc == TOOL_OK)
-    rc = trace_mark_failed(&t, failed);
+  int rc = trace_source_load(src, failed, &t);
   if (rc == TOOL_OK)
     rc = trace_recovery_line(&t, &res);
   if (rc == TOOL_OK)
@@ -162,11 +172,13 @@ int cmd_analyze(int argc, char **argv) {
       {"json", no_argument, NULL, 'j'},
       {"failed", required_argument, NULL, 'f'},
       {"trace", required_argument, NULL, 't'},
+      {"key", required_argument, NULL, 'k'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   bool json = false;
-  const char *failed = NULL, *path = NULL;
+  const char *failed = NULL;
+  trace_source src = {0};
   int c;
   tool_opt_begin();
   while ((c = tool_getopt(argc, argv, longopts)) != -1) {
@@ -180,9 +192,14 @@ int cmd_analyze(int argc, char **argv) {
       failed = optarg;
       break;
     case 't':
-      if (path != NULL)
+      if (src.path != NULL)
         return tool_usage_error("--trace given twice");
-      path = optarg;
+      src.path = optarg;
+      break;
+    case 'k':
+      if (src.keyfile != NULL)
+        return tool_usage_error("--key given twice");
+      src.keyfile = optarg;
       break;
     case 'h':
       return tool_help(usage);
@@ -190,10 +207,10 @@ int cmd_analyze(int argc, char **argv) {
       return TOOL_USAGE;
     }
   }
-  if (optind < argc)
-    return tool_usage_error("unexpected argument '%s'", argv[optind]);
-  if (path == NULL)
-    return tool_usage_error("no trace given (--trace FILE)");
-  int rc = trace_check_failed_list(failed);
-  return rc == TOOL_OK ? run_analysis(path, failed, json) : rc;
+  src.dirs = argv + optind;
+  src.n_dirs = (size_t)(argc - optind);
+  int rc = trace_source_check(&src);
+  if (rc == TOOL_OK)
+    rc = trace_check_failed_list(failed);
+  return rc == TOOL_OK ? run_analysis(&src, failed, json) : rc;
 }

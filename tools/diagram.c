@@ -1,6 +1,6 @@
-/* diagram.c - mlog diagram: the space-time diagram of a trace as SVG, with
- * the recovery line, orphan and lost messages after failures; and the trace
- * as a ShiViz log (shiviz.c) */
+/* diagram.c - mlog diagram: the space-time diagram of a trace (or of the
+ * logs of a group) as SVG, with the recovery line, orphan and lost messages
+ * after failures; and the trace as a ShiViz log (shiviz.c) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "logtrace.h"
 #include "shiviz.h"
 #include "tool.h"
 #include "trace.h"
@@ -15,11 +16,15 @@
 static const char usage[] =
     "usage: mlog diagram [--failed P[,Q...]] --trace FILE [-o OUT.svg]\n"
     "                    [--shiviz OUT.log]\n"
+    "       mlog diagram [--failed P[,Q...]] [--key FILE] DIR...\n"
+    "                    [-o OUT.svg] [--shiviz OUT.log]\n"
     "\n"
     "Draw the space-time diagram of a trace (the JSON trace of 'mlog\n"
-    "analyze') as an SVG file: one horizontal line per process, time flowing\n"
-    "left to right, messages as arrows from their send to their receive\n"
-    "(dashed to the right edge: never received), checkpoints as boxes.\n"
+    "analyze', or the logs of a group, one DIR per process, read as 'mlog\n"
+    "analyze' reads them) as an SVG file: one horizontal line per process,\n"
+    "time flowing left to right, messages as arrows from their send to their\n"
+    "receive (dashed to the right edge: never received), checkpoints as\n"
+    "boxes.\n"
     "With --failed, also the recovery line after the processes P, Q...\n"
     "failed (dashed, purple), the orphan messages (red) and the lost\n"
     "messages (orange), as 'mlog analyze' finds them, and the checkpoints\n"
@@ -32,12 +37,14 @@ static const char usage[] =
     "options:\n"
     "  -f, --failed LIST  the failed processes, separated by commas\n"
     "  -t, --trace FILE   the trace\n"
+    "  -k, --key FILE     the log key (keyed logs)\n"
     "  -o, --output FILE  the SVG file to write (replaced atomically)\n"
     "      --shiviz FILE  the ShiViz log to write (replaced atomically)\n"
     "  -h, --help         show this help\n"
     "\n"
-    "exit status: 0 written, 2 usage error, 3 the trace could not be read\n"
-    "or is not a valid trace, or the output could not be written.\n";
+    "exit status: 0 written, 2 usage error (also: a key file that cannot be\n"
+    "read or is not 32 bytes), 3 the trace or a log could not be read or is\n"
+    "not valid, or the output could not be written.\n";
 
 /* Colours and marks (docs/cli.md, "mlog diagram"). */
 #define INK "#222222"
@@ -636,16 +643,13 @@ static int draw(const trace *t, const mlogi_rl_result *res, const char *svg,
   return rc;
 }
 
-static int run_diagram(const char *path, const char *failed, const char *svg,
-                       const char *log) {
-  trace t = {.path = path};
+static int run_diagram(const trace_source *src, const char *failed,
+                       const char *svg, const char *log) {
+  trace t = {0};
   mlogi_rl_result res = {0};
-  int rc = trace_load(&t);
-  if (rc == TOOL_OK && failed != NULL) {
-    rc = trace_mark_failed(&t, failed);
-    if (rc == TOOL_OK)
-      rc = trace_recovery_line(&t, &res);
-  }
+  int rc = trace_source_load(src, failed, &t);
+  if (rc == TOOL_OK && failed != NULL)
+    rc = trace_recovery_line(&t, &res);
   if (rc == TOOL_OK)
     rc = draw(&t, failed != NULL ? &res : NULL, svg, log);
   mlogi_rl_result_free(&res);
@@ -667,19 +671,23 @@ int cmd_diagram(int argc, char **argv) {
   static const struct option longopts[] = {
       {"failed", required_argument, NULL, 'f'},
       {"trace", required_argument, NULL, 't'},
+      {"key", required_argument, NULL, 'k'},
       {"output", required_argument, NULL, 'o'},
       {"shiviz", required_argument, NULL, OPT_SHIVIZ},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *failed = NULL, *path = NULL, *out = NULL, *log = NULL;
+  const char *failed = NULL, *out = NULL, *log = NULL;
+  trace_source src = {0};
   int c, rc = TOOL_OK;
   tool_opt_begin();
   while (rc == TOOL_OK && (c = tool_getopt(argc, argv, longopts)) != -1) {
     if (c == 'f')
       rc = once(&failed, "--failed");
     else if (c == 't')
-      rc = once(&path, "--trace");
+      rc = once(&src.path, "--trace");
+    else if (c == 'k')
+      rc = once(&src.keyfile, "--key");
     else if (c == 'o')
       rc = once(&out, "--output");
     else if (c == OPT_SHIVIZ)
@@ -691,10 +699,10 @@ int cmd_diagram(int argc, char **argv) {
   }
   if (rc != TOOL_OK)
     return rc;
-  if (optind < argc)
-    return tool_usage_error("unexpected argument '%s'", argv[optind]);
-  if (path == NULL)
-    return tool_usage_error("no trace given (--trace FILE)");
+  src.dirs = argv + optind;
+  src.n_dirs = (size_t)(argc - optind);
+  if ((rc = trace_source_check(&src)) != TOOL_OK)
+    return rc;
   if (out == NULL && log == NULL)
     return tool_usage_error("no output given (-o OUT.svg, --shiviz OUT.log)");
   if ((out != NULL && out[0] == '\0') || (log != NULL && log[0] == '\0'))
@@ -703,5 +711,5 @@ int cmd_diagram(int argc, char **argv) {
     return tool_usage_error("-o and --shiviz name the same file '%s'", out);
   if (failed != NULL && (rc = trace_check_failed_list(failed)) != TOOL_OK)
     return rc;
-  return run_diagram(path, failed, out, log);
+  return run_diagram(&src, failed, out, log);
 }

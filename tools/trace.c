@@ -340,13 +340,11 @@ static int load_receives(trace *t, json_t *events) {
   return rc;
 }
 
-int trace_load(trace *t) {
-  int rc = load_json(t);
-  if (rc != TOOL_OK)
-    return rc;
+/* Check and load the document in t->root. */
+static int load_root(trace *t) {
   if (!json_is_object(t->root))
     return trace_error(t, "not a JSON object");
-  rc = load_processes(t);
+  int rc = load_processes(t);
   if (rc != TOOL_OK)
     return rc;
   json_t *events = json_object_get(t->root, "events");
@@ -354,6 +352,16 @@ int trace_load(trace *t) {
     return trace_error(t, "\"events\" is missing or not an array");
   rc = load_events(t, events);
   return rc == TOOL_OK ? load_receives(t, events) : rc;
+}
+
+int trace_load(trace *t) {
+  int rc = load_json(t);
+  return rc == TOOL_OK ? load_root(t) : rc;
+}
+
+int trace_load_json(trace *t, json_t *root) {
+  t->root = root;
+  return load_root(t);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -45,9 +45,10 @@ typedef struct trace_msg {
   bool received;
 } trace_msg;
 
-/* A loaded trace. Set path, then call trace_load; free with trace_free. */
+/* A loaded trace. Set path, then call trace_load (or trace_load_json);
+ * free with trace_free. */
 typedef struct trace {
-  const char *path;
+  const char *path; /* the trace's file, or what it was made of */
   json_t *root;
   trace_proc *procs;
   uint32_t n_procs;
@@ -61,6 +62,10 @@ typedef struct trace {
 /* Load and check the trace at t->path. On a problem, reports it as one
  * line naming the event and returns TOOL_UNREADABLE; TOOL_OK otherwise. */
 int trace_load(trace *t);
+
+/* Load and check the trace document `root` like trace_load (t->path names
+ * it in error lines). Ownership of root passes to *t, also on failure. */
+int trace_load_json(trace *t, json_t *root);
 
 /* Free what *t holds (also after a failed load). */
 void trace_free(trace *t);

@@ -1,0 +1,521 @@
+/* logtrace.c - the trace of analyze and diagram from a file or from the logs
+ * of a group: what each process's checkpoints and last known state say it
+ * sent and received, written as the events of a JSON trace that the trace
+ * loader checks and loads as it does a file */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "core/proc.h"
+#include "logtrace.h"
+#include "tool.h"
+
+/* What the errors of a trace built from logs name as its source (the
+ * trace is valid by construction: out of memory, mostly). */
+#define LOGS_SOURCE "the logs"
+
+/* What a COUNTS payload that is not 16 bytes per process stops the scan
+ * with (no mlog error code is negative). */
+#define MALFORMED_COUNTS (-1)
+
+/* A state of a process whose counts its log gives: the initial state (all
+ * zero), a checkpoint or its end. Channels are FIFO and ssns count from 1,
+ * so the counts name the messages sent and received before it. */
+typedef struct position {
+  uint64_t number;       /* the checkpoint's number; 0: initial or end */
+  uint64_t lsn;          /* the end's COUNTS record; 0: none */
+  mlogi_chan_counts *ch; /* [group size] sent to and received from each */
+} position;
+
+/* What the log of one process says: its positions in order (the initial
+ * state, its checkpoints oldest first, its end). */
+typedef struct proc_log {
+  const char *dir; /* NULL until the process's log is read */
+  position *pos;
+  size_t n_pos;
+} proc_log;
+
+/* The logs of a group, by process id. */
+typedef struct group_logs {
+  uint32_t n;            /* group size, as the first log read says */
+  const char *first_dir; /* that log */
+  proc_log *proc;        /* [n] */
+} group_logs;
+
+static void group_free(group_logs *g) {
+  for (uint32_t p = 0; g->proc != NULL && p < g->n; p++) {
+    for (size_t k = 0; k < g->proc[p].n_pos; k++)
+      free(g->proc[p].pos[k].ch);
+    free(g->proc[p].pos);
+  }
+  free(g->proc);
+}
+
+/* Report "DIR: message"; returns TOOL_UNREADABLE. */
+static int dir_error(const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int dir_error(const char *dir, const char *fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  tool_error("%s: %s", dir, msg);
+  return TOOL_UNREADABLE;
+}
+
+/* Report that the library failed on the log in dir; returns
+ * TOOL_UNREADABLE (damage too: these commands find no problems in logs,
+ * they only read them). */
+static int log_error(const char *dir, int err, const char *msg) {
+  tool_log_error(dir, err, msg);
+  return TOOL_UNREADABLE;
+}
+
+static int out_of_memory(const char *dir) {
+  return dir_error(dir, "out of memory");
+}
+
+/* ------------------------------------------------------------------------ */
+/* One process's positions                                                  */
+
+/* "checkpoint 3", "the end at lsn 57" or "the initial state", for errors. */
+static void describe(const position *pos, char *buf, size_t len) {
+  if (pos->number > 0)
+    snprintf(buf, len, "checkpoint %llu", (unsigned long long)pos->number);
+  else if (pos->lsn > 0)
+    snprintf(buf, len, "the end at lsn %llu", (unsigned long long)pos->lsn);
+  else
+    snprintf(buf, len, "the initial state");
+}
+
+/* Counts only grow along a history: check the last position against the
+ * one before it. */
+static int check_growth(const proc_log *pl, uint32_t n) {
+  const position *a = &pl->pos[pl->n_pos - 2], *b = &pl->pos[pl->n_pos - 1];
+  for (uint32_t j = 0; j < n; j++) {
+    if (b->ch[j].sent >= a->ch[j].sent &&
+        b->ch[j].received >= a->ch[j].received)
+      continue;
+    char was[48], now[48];
+    describe(a, was, sizeof was);
+    describe(b, now, sizeof now);
+    return dir_error(pl->dir,
+                     "%s counts fewer messages sent to or received from p%u "
+                     "than %s",
+                     now, j, was);
+  }
+  return TOOL_OK;
+}
+
+/* Append pos (room for it is there; ownership of its counts passes, also
+ * on failure) and check it against the position before it. */
+static int add_position(proc_log *pl, uint32_t n, position pos) {
+  if (pos.ch == NULL)
+    return out_of_memory(pl->dir);
+  pl->pos[pl->n_pos++] = pos;
+  return pl->n_pos > 1 ? check_growth(pl, n) : TOOL_OK;
+}
+
+/* Append the counts of checkpoint `number`, after checking it; the lsn it
+ * covers goes to *covered. */
+static int read_checkpoint(mlog_log *log, proc_log *pl, uint32_t n,
+                           uint64_t number, uint64_t *covered) {
+  unsigned long long num = number;
+  mlog_log_checkpoint ck;
+  int rc = mlog_log_read_checkpoint(log, number, &ck);
+  if (rc == MLOG_ENOMEM)
+    return out_of_memory(pl->dir);
+  if (tool_is_damage(rc))
+    return dir_error(pl->dir, "checkpoint %llu fails verification: %s", num,
+                     tool_damage_kind(rc));
+  if (rc != MLOG_OK)
+    return dir_error(pl->dir, "cannot read checkpoint %llu: %s", num,
+                     mlog_strerror(rc));
+  mlogi_state_view v;
+  rc = mlogi_state_peek(ck.state, ck.len, n, &v);
+  *covered = ck.covered_lsn;
+  mlog_log_checkpoint_free(&ck);
+  if (rc == MLOG_ENOMEM)
+    return out_of_memory(pl->dir);
+  if (rc != MLOG_OK)
+    return dir_error(pl->dir,
+                     "checkpoint %llu: a malformed state (or one of another "
+                     "group size)",
+                     num);
+  /* The view's channels become the position's (the rest of the view
+   * points into the freed state). */
+  return add_position(pl, n, (position){.number = number, .ch = v.ch});
+}
+
+/* What the scan for the last COUNTS record found. */
+typedef struct counts_scan {
+  uint32_t n;
+  mlogi_chan_counts *ch; /* [n] the last COUNTS record's counts */
+  bool found;
+  uint64_t lsn;     /* its lsn, or the malformed one's */
+  uint32_t bad_len; /* the malformed one's payload length */
+} counts_scan;
+
+static int take_counts(void *arg, const mlog_record *rec) {
+  counts_scan *cs = arg;
+  if (rec->type != MLOG_REC_CONTROL || rec->flags != MLOGI_CTL_COUNTS)
+    return 0;
+  cs->lsn = rec->lsn;
+  if (rec->payload_len != (uint64_t)cs->n * 16) {
+    cs->bad_len = rec->payload_len;
+    return MALFORMED_COUNTS;
+  }
+  const uint8_t *p = rec->payload;
+  for (uint32_t j = 0; j < cs->n; j++) {
+    cs->ch[j].sent = mlogi_get_le64(p + 16 * (size_t)j);
+    cs->ch[j].received = mlogi_get_le64(p + 16 * (size_t)j + 8);
+  }
+  cs->found = true;
+  return 0;
+}
+
+/* Append the end: the counts of the last COUNTS record after from_lsn (the
+ * newest checkpoint covers the ones before), or else the last position's. */
+static int read_end(mlog_log *log, proc_log *pl, uint32_t n,
+                    uint64_t from_lsn) {
+  counts_scan cs = {.n = n, .ch = calloc(n > 0 ? n : 1, sizeof *cs.ch)};
+  if (cs.ch == NULL)
+    return out_of_memory(pl->dir);
+  int rc = mlog_log_scan(log, from_lsn, take_counts, &cs);
+  if (rc != MLOG_OK)
+    free(cs.ch);
+  if (rc == MALFORMED_COUNTS)
+    return dir_error(pl->dir,
+                     "lsn %llu: a malformed COUNTS control record (%u bytes, "
+                     "want 16 per process: %llu)",
+                     (unsigned long long)cs.lsn, cs.bad_len,
+                     (unsigned long long)n * 16);
+  if (rc != MLOG_OK)
+    return log_error(pl->dir, rc, mlog_log_errmsg(log));
+  if (!cs.found)
+    memcpy(cs.ch, pl->pos[pl->n_pos - 1].ch, n * sizeof *cs.ch);
+  return add_position(pl, n,
+                      (position){.lsn = cs.found ? cs.lsn : 0, .ch = cs.ch});
+}
+
+/* Read the positions of the process whose log is open: the initial state,
+ * every checkpoint the log holds, the end. */
+static int read_positions(mlog_log *log, proc_log *pl, uint32_t n) {
+  uint64_t *numbers;
+  size_t n_ckpts;
+  int rc = mlog_log_checkpoint_numbers(log, &numbers, &n_ckpts);
+  if (rc != MLOG_OK)
+    return log_error(pl->dir, rc, mlog_log_errmsg(log));
+  uint64_t covered = 0;
+  pl->pos = calloc(n_ckpts + 2, sizeof *pl->pos);
+  rc = pl->pos == NULL
+           ? out_of_memory(pl->dir)
+           : add_position(pl, n,
+                          (position){.ch = calloc(n > 0 ? n : 1,
+                                                  sizeof(mlogi_chan_counts))});
+  for (size_t i = 0; rc == TOOL_OK && i < n_ckpts; i++)
+    rc = read_checkpoint(log, pl, n, numbers[i], &covered);
+  free(numbers);
+  return rc == TOOL_OK ? read_end(log, pl, n, covered + 1) : rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The group                                                                */
+
+/* The place in the group of the process whose log (in dir) is open; the
+ * first log read sets the group size. */
+static int join_group(group_logs *g, mlog_log *log, const char *dir,
+                      bool have_key, proc_log **out) {
+  mlog_log_info info;
+  int rc = mlog_log_get_info(log, &info);
+  if (rc != MLOG_OK)
+    return log_error(dir, rc, mlog_log_errmsg(log));
+  if (info.keyed && !have_key)
+    return log_error(dir, MLOG_ENOKEY, NULL);
+  if (g->proc == NULL) {
+    g->proc =
+        calloc(info.group_size > 0 ? info.group_size : 1, sizeof *g->proc);
+    if (g->proc == NULL)
+      return out_of_memory(dir);
+    g->n = info.group_size;
+    g->first_dir = dir;
+  }
+  if (info.group_size != g->n)
+    return dir_error(dir,
+                     "the log of a process of a group of %u, but %s is of a "
+                     "group of %u",
+                     info.group_size, g->first_dir, g->n);
+  if (info.process_id >= g->n)
+    return dir_error(dir, "the log says it is process %u of a group of %u",
+                     info.process_id, g->n);
+  proc_log *pl = &g->proc[info.process_id];
+  if (pl->dir != NULL)
+    return dir_error(dir, "a second log of process p%u (the first: %s)",
+                     info.process_id, pl->dir);
+  pl->dir = dir;
+  *out = pl;
+  return TOOL_OK;
+}
+
+static int read_log(group_logs *g, const char *dir, const mlog_key *key) {
+  mlog_log *log;
+  int rc = tool_open_log(dir, key, &log);
+  if (rc != MLOG_OK)
+    return log_error(dir, rc, mlog_log_errmsg(NULL));
+  proc_log *pl;
+  rc = join_group(g, log, dir, key != NULL, &pl);
+  if (rc == TOOL_OK)
+    rc = read_positions(log, pl, g->n);
+  mlog_log_close(log);
+  return rc;
+}
+
+/* Every process of the group needs its log. */
+static int check_complete(const group_logs *g) {
+  char missing[512] = "";
+  size_t len = 0, count = 0;
+  for (uint32_t p = 0; p < g->n; p++) {
+    if (g->proc[p].dir != NULL)
+      continue;
+    if (len < sizeof missing)
+      len += (size_t)snprintf(missing + len, sizeof missing - len, "%sp%u",
+                              count > 0 ? ", " : "", p);
+    count++;
+  }
+  if (count == 0)
+    return TOOL_OK;
+  tool_error("no log given for process%s %s%s (a group of %u: give one "
+             "directory per process)",
+             count > 1 ? "es" : "", missing, len >= sizeof missing ? "..." : "",
+             g->n);
+  return TOOL_UNREADABLE;
+}
+
+static const mlogi_chan_counts *end_counts(const proc_log *pl) {
+  return pl->pos[pl->n_pos - 1].ch;
+}
+
+/* A message received at the receiver's end was sent before the sender's
+ * end (else the trace would hold a receive with no send). */
+static int check_receives(const group_logs *g) {
+  for (uint32_t j = 0; j < g->n; j++)
+    for (uint32_t i = 0; i < g->n; i++) {
+      uint64_t got = end_counts(&g->proc[j])[i].received;
+      uint64_t sent = end_counts(&g->proc[i])[j].sent;
+      if (i != j && got > sent)
+        return dir_error(g->proc[j].dir,
+                         "p%u received %llu messages from p%u, but the log "
+                         "of p%u (%s) ends after sending it %llu",
+                         j, (unsigned long long)got, i, i, g->proc[i].dir,
+                         (unsigned long long)sent);
+    }
+  return TOOL_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The trace                                                                */
+
+/* Append ev (NULL when it could not be made) to the array events. */
+static bool append(json_t *events, json_t *ev) {
+  return json_array_append_new(events, ev) == 0;
+}
+
+/* The receives of process `me` after `from` up to `to`, peer by peer. */
+static bool add_receives(json_t *events, uint32_t n, uint32_t me,
+                         const position *from, const position *to) {
+  char proc[16], id[64];
+  snprintf(proc, sizeof proc, "p%u", me);
+  for (uint32_t i = 0; i < n; i++)
+    for (uint64_t s = from->ch[i].received + 1;
+         i != me && s <= to->ch[i].received; s++) {
+      snprintf(id, sizeof id, "p%u-p%u#%llu", i, me, (unsigned long long)s);
+      if (!append(events, json_pack("{s:s, s:s, s:s}", "proc", proc, "kind",
+                                    "recv", "msg", id)))
+        return false;
+    }
+  return true;
+}
+
+/* The sends of process `me` after `from` up to `to`, peer by peer. */
+static bool add_sends(json_t *events, uint32_t n, uint32_t me,
+                      const position *from, const position *to) {
+  char proc[16], dst[16], id[64];
+  snprintf(proc, sizeof proc, "p%u", me);
+  for (uint32_t j = 0; j < n; j++) {
+    snprintf(dst, sizeof dst, "p%u", j);
+    for (uint64_t s = from->ch[j].sent + 1; j != me && s <= to->ch[j].sent;
+         s++) {
+      snprintf(id, sizeof id, "p%u-p%u#%llu", me, j, (unsigned long long)s);
+      if (!append(events, json_pack("{s:s, s:s, s:s, s:s}", "proc", proc,
+                                    "kind", "send", "msg", id, "to", dst)))
+        return false;
+    }
+  }
+  return true;
+}
+
+/* The events of process p between positions k-1 and k: the sends, the
+ * receives, then position k's checkpoint (the end is no event). The counts
+ * do not say in which order a process sent and received between two
+ * positions, and no order can change the recovery line, which depends only
+ * on which side of each checkpoint an event is. Sends first: a send then
+ * waits for nothing but the checkpoint before it, so the events are in a
+ * causal order (the diagram draws no arrow backwards) whenever the
+ * checkpoints allow one; receives first would turn every exchange inside
+ * an interval into a causality cycle. */
+static bool add_interval(json_t *events, const group_logs *g, uint32_t p,
+                         size_t k) {
+  const proc_log *pl = &g->proc[p];
+  const position *from = &pl->pos[k - 1], *to = &pl->pos[k];
+  if (!add_sends(events, g->n, p, from, to) ||
+      !add_receives(events, g->n, p, from, to))
+    return false;
+  if (k + 1 == pl->n_pos)
+    return true;
+  char proc[16], name[48];
+  snprintf(proc, sizeof proc, "p%u", p);
+  snprintf(name, sizeof name, "p%u.c%llu", p, (unsigned long long)to->number);
+  return append(events, json_pack("{s:s, s:s, s:s}", "proc", proc, "kind",
+                                  "checkpoint", "name", name));
+}
+
+/* The trace document of the group (NULL when out of memory). */
+static json_t *trace_document(const group_logs *g) {
+  json_t *procs = json_array(), *events = json_array();
+  bool ok = procs != NULL && events != NULL;
+  for (uint32_t p = 0; ok && p < g->n; p++)
+    ok = append(procs, json_sprintf("p%u", p));
+  for (uint32_t p = 0; ok && p < g->n; p++)
+    for (size_t k = 1; ok && k < g->proc[p].n_pos; k++)
+      ok = add_interval(events, g, p, k);
+  if (!ok) {
+    json_decref(procs);
+    json_decref(events);
+    return NULL;
+  }
+  return json_pack("{s:o, s:o}", "processes", procs, "events", events);
+}
+
+static int load_logs(const trace_source *src, trace *t) {
+  mlog_key key;
+  if (src->keyfile != NULL && tool_load_key(src->keyfile, &key) != TOOL_OK)
+    return TOOL_USAGE;
+  group_logs g = {0};
+  int rc = TOOL_OK;
+  for (size_t i = 0; rc == TOOL_OK && i < src->n_dirs; i++)
+    rc = read_log(&g, src->dirs[i], src->keyfile != NULL ? &key : NULL);
+  if (src->keyfile != NULL)
+    tool_forget_key(&key);
+  if (rc == TOOL_OK)
+    rc = check_complete(&g);
+  if (rc == TOOL_OK)
+    rc = check_receives(&g);
+  t->path = LOGS_SOURCE;
+  if (rc == TOOL_OK) {
+    json_t *root = trace_document(&g);
+    rc = root != NULL ? trace_load_json(t, root) : trace_out_of_memory(t);
+  }
+  group_free(&g);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The failed processes of a trace built from logs                          */
+
+/* The id that name[0..len) gives, "p<id>" or "<id>" (decimal, no leading
+ * zero), into *id; false when it names no process of a group of n. */
+static bool parse_id(const char *name, size_t len, uint32_t n, uint32_t *id) {
+  size_t at = len > 0 && name[0] == 'p' ? 1 : 0;
+  if (at == len || len - at > 10 || (name[at] == '0' && len - at > 1))
+    return false;
+  uint64_t v = 0;
+  for (size_t i = at; i < len; i++) {
+    if (name[i] < '0' || name[i] > '9')
+      return false;
+    v = v * 10 + (uint64_t)(name[i] - '0');
+  }
+  *id = (uint32_t)v;
+  return v < n;
+}
+
+/* Add the process that name[0..len) gives to the list in names (at *at),
+ * unless it is not one of the group or already named. */
+static int add_failed(const char *failed, const char *name, size_t len,
+                      uint32_t n, bool *named, char *names, size_t *at) {
+  uint32_t id;
+  if (!parse_id(name, len, n, &id)) {
+    tool_error("--failed names an unknown process %.*s (the logs are of "
+               "p0..p%u)",
+               (int)len, name, n - 1);
+    return TOOL_UNREADABLE;
+  }
+  if (named[id])
+    return tool_usage_error("bad --failed list '%s': process p%u named twice",
+                            failed, id);
+  named[id] = true;
+  *at += (size_t)sprintf(names + *at, "%sp%u", *at > 0 ? "," : "", id);
+  return TOOL_OK;
+}
+
+/* The checked list `failed` with every process named "p<id>", into *out
+ * (free it). */
+static int failed_names(const char *failed, uint32_t n, char **out) {
+  size_t count = 1, at = 0;
+  for (const char *c = failed; *c != '\0'; c++)
+    count += *c == ',';
+  char *names = malloc(count * sizeof ",p4294967295");
+  bool *named = calloc(n > 0 ? n : 1, sizeof *named);
+  int rc = names != NULL && named != NULL
+               ? TOOL_OK
+               : dir_error(LOGS_SOURCE, "out of memory");
+  for (const char *s = failed; rc == TOOL_OK; s++) {
+    size_t len = strcspn(s, ",");
+    rc = add_failed(failed, s, len, n, named, names, &at);
+    s += len;
+    if (*s == '\0')
+      break;
+  }
+  free(named);
+  if (rc != TOOL_OK)
+    free(names);
+  else
+    *out = names;
+  return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int trace_source_check(const trace_source *src) {
+  if (src->path != NULL && src->n_dirs > 0)
+    return tool_usage_error("unexpected argument '%s' (give --trace FILE or "
+                            "log directories, not both)",
+                            src->dirs[0]);
+  if (src->path == NULL && src->n_dirs == 0)
+    return tool_usage_error(
+        "no trace given (--trace FILE, or the log directories DIR...)");
+  if (src->path != NULL && src->keyfile != NULL)
+    return tool_usage_error("--key is for log directories, not --trace");
+  return TOOL_OK;
+}
+
+int trace_source_load(const trace_source *src, const char *failed, trace *t) {
+  char *names = NULL;
+  int rc;
+  if (src->path != NULL) {
+    t->path = src->path;
+    rc = trace_load(t);
+  } else {
+    rc = load_logs(src, t);
+    if (rc == TOOL_OK && failed != NULL)
+      rc = failed_names(failed, t->n_procs, &names);
+  }
+  if (rc == TOOL_OK && failed != NULL)
+    rc = trace_mark_failed(t, names != NULL ? names : failed);
+  free(names);
+  return rc;
+}
