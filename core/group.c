@@ -16,9 +16,15 @@
  *   (every answer in: compute the line, apply it)
  *   DECIDE(r, line) -----------> roll back to the line; incarnation := r
  *            <------------------ DONE(r)
+ *   (every process applied it)
+ *   GO(r) ---------------------> go on
  *
  * A frozen process delivers nothing, acknowledges nothing and checkpoints
- * nothing, so the positions it gave stay true until the line comes. Round
+ * nothing, so the positions it gave stay true until the line comes. It
+ * stays frozen until every process has applied the line: a process that
+ * rolled back then sends new messages with the ssns of the ones it undid,
+ * and no process may still offer a position that received the old ones
+ * (one that crashed before applying the line would). Round
  * numbers are unique (r % n == leader) and grow: a query for a newer round
  * replaces an older one (its leader joins the newer round), a query for an
  * older round gets a STALE answer naming the newer one, and a frozen
@@ -119,6 +125,21 @@ static void ask(mlog_proc *p) {
 }
 
 static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len);
+static void go_on(mlog_proc *p);
+
+/* Leading: once every process applied the line, every one goes on. */
+static void finish(mlog_proc *p) {
+  grp_state *g = p->grp;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (!g->applied[j])
+      return;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (j != p->id)
+      send_round(p, j, MLOGI_FRAME_ROUND_GO, g->round, NULL, 0);
+  g->leading = false;
+  forget_answers(p);
+  go_on(p);
+}
 
 /* Every answer came: compute the line, apply it here, send it. */
 static int decide(mlog_proc *p) {
@@ -135,6 +156,7 @@ static int decide(mlog_proc *p) {
     return rc;
   g->applied[p->id] = true;
   ask(p);
+  finish(p); /* a group of one */
   return MLOG_OK;
 }
 
@@ -173,7 +195,7 @@ static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len) {
                             mlog_log_errmsg(p->log));
   }
   p->incarnation = r;
-  g->frozen = g->restarted = false;
+  g->heard_at = mlogi_now_ms(p);
   p->stats.rounds++;
   /* Everything kept leaves again under the new round; every peer learns
    * how far I have its messages. */
@@ -238,18 +260,22 @@ static int on_decide(mlog_proc *p, const mlogi_frame *f) {
   return rc;
 }
 
+/* Every process applied the line (or, with `go`, the leader says so). */
+static void go_on(mlog_proc *p) {
+  grp_state *g = p->grp;
+  g->frozen = g->restarted = false;
+}
+
 static void on_done(mlog_proc *p, const mlogi_frame *f) {
   grp_state *g = p->grp;
+  if (!g->frozen && f->seq == p->incarnation && g->leader == p->id) {
+    send_round(p, f->src, MLOGI_FRAME_ROUND_GO, f->seq, NULL, 0);
+    return; /* it missed the GO */
+  }
   if (!g->leading || f->seq != g->round || g->line == NULL)
     return;
   g->applied[f->src] = true;
-  bool all = true;
-  for (uint32_t j = 0; j < p->n; j++)
-    all = all && g->applied[j];
-  if (all) {
-    g->leading = false;
-    forget_answers(p);
-  }
+  finish(p);
 }
 
 int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
@@ -265,6 +291,11 @@ int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
   case MLOGI_FRAME_ROUND_DONE:
     on_done(p, f);
     return MLOG_OK;
+  case MLOGI_FRAME_ROUND_GO:
+    if (g->frozen && f->seq == g->round && f->seq == p->incarnation &&
+        f->src == g->leader)
+      go_on(p);
+    return MLOG_OK;
   case MLOGI_FRAME_ROUND_STALE:
     /* A newer round exists: lead one newer still (the line of the newer
      * one may not include my restart). */
@@ -276,7 +307,8 @@ int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
     return MLOG_OK;
   case MLOGI_FRAME_SNAP_DONE:
     if (g->snap && mlogi_grp_admit(p, f))
-      return mlogi_snap_on_done(p, f->src, f->seq, f->payload, f->payload_len);
+      return mlogi_snap_on_done(p, f->src, f->flags, f->seq, f->payload,
+                                f->payload_len);
     return MLOG_OK;
   default:
     p->stats.bad_frames++;
@@ -294,6 +326,11 @@ int mlogi_grp_settle(mlog_proc *p) {
   uint64_t now = mlogi_now_ms(p), rto = p->cfg.retransmit_ms;
   if (g->leading && now - g->sent_at >= rto)
     ask(p);
+  bool applied = g->frozen && !g->leading && p->incarnation == g->round;
+  if (applied && now - g->sent_at >= rto) { /* waiting for GO */
+    send_round(p, g->leader, MLOGI_FRAME_ROUND_DONE, g->round, NULL, 0);
+    g->sent_at = now;
+  }
   if (g->frozen && !g->leading && now - g->heard_at >= TAKEOVER_TIMEOUTS * rto)
     return lead(p);
   return g->snap && !g->frozen ? mlogi_snap_settle(p) : MLOG_OK;

@@ -184,6 +184,7 @@ typedef struct snapshots {
   uint64_t *done;         /* [n] the newest j says is complete at j */
   uint64_t *echo;         /* [n] the newest of mine j says it knows complete */
   uint64_t *told;         /* [n] the newest of j's I told j I know */
+  bool *asked;            /* [n] j asked what I know */
   uint64_t global;        /* complete everywhere: min of complete and done[] */
   uint64_t committed_rsn; /* the state of snapshot `global`: outputs up to
                              it leave */
@@ -498,8 +499,8 @@ bool mlogi_snap_recording(const mlog_proc *p, uint32_t src);
 int mlogi_snap_on_marker(mlog_proc *p, uint32_t src, uint64_t ssn,
                          const void *payload, size_t len);
 int mlogi_snap_take_marker(mlog_proc *p);
-int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint64_t seq,
-                       const void *payload, size_t len);
+int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags,
+                       uint64_t seq, const void *payload, size_t len);
 int mlogi_snap_settle(mlog_proc *p);
 /* My position for a round (varint: the newest snapshot complete here). */
 int mlogi_snap_info(mlog_proc *p, uint8_t **out, size_t *len);

@@ -31,9 +31,11 @@ typedef enum mlogi_frame_kind {
   MLOGI_FRAME_ROUND_DONE = 11,   /* seq: the round whose line I applied */
   MLOGI_FRAME_ROUND_STALE = 12,  /* seq: a newer round than the one you
                                     asked about */
+  MLOGI_FRAME_ROUND_GO = 13,     /* seq: every process applied the round's
+                                    line: go on */
 } mlogi_frame_kind;
 
-#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_ROUND_STALE
+#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_ROUND_GO
 
 /* Frame flags. */
 #define MLOGI_FRAME_F_DV                                                       \
@@ -58,6 +60,9 @@ typedef enum mlogi_frame_kind {
 #define MLOGI_FRAME_F_INCOMPLETE                                               \
   0x40 /* REPLAY_END: rsns you may need are                                    \
           gone (I lost them in a crash) */
+#define MLOGI_FRAME_F_ASK                                                      \
+  0x100 /* SNAP_DONE: answer with what you know                                \
+           (I have not seen you know mine) */
 #define MLOGI_FRAME_F_MARKER                                                   \
   0x80 /* DATA under coordinated: a Chandy-Lamport                             \
           marker, not a message (payload: varint                               \

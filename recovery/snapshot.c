@@ -179,7 +179,8 @@ int mlogi_snap_open(mlog_proc *p) {
   s->done = calloc(p->n, sizeof *s->done);
   s->echo = calloc(p->n, sizeof *s->echo);
   s->told = calloc(p->n, sizeof *s->told);
-  if (!s->closed || !s->done || !s->echo || !s->told)
+  s->asked = calloc(p->n, sizeof *s->asked);
+  if (!s->closed || !s->done || !s->echo || !s->told || !s->asked)
     return MLOG_ENOMEM;
   int rc = load_kept(p);
   if (rc == MLOG_OK && s->nkept > 0)
@@ -200,6 +201,7 @@ void mlogi_snap_free(mlog_proc *p) {
   free(s->done);
   free(s->echo);
   free(s->told);
+  free(s->asked);
   free(s->kept);
   free(s);
   p->grp->snap = NULL;
@@ -358,8 +360,8 @@ int mlogi_snap_take_marker(mlog_proc *p) {
 /* ------------------------------------------------------------------------ */
 /* Telling the others                                                       */
 
-int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint64_t seq,
-                       const void *payload, size_t len) {
+int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags,
+                       uint64_t seq, const void *payload, size_t len) {
   snapshots *s = p->grp->snap;
   uint64_t echo;
   /* It completed only snapshots I recorded (it took my markers). */
@@ -371,24 +373,32 @@ int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint64_t seq,
     s->done[src] = seq;
   if (echo > s->echo[src] && echo <= s->complete)
     s->echo[src] = echo;
+  s->asked[src] = s->asked[src] || (flags & MLOGI_FRAME_F_ASK);
   return update_global(p);
 }
 
+/* Tell j what is new, answer what it asked, and ask again (every resend
+ * timeout) until j has said it knows my newest complete snapshot. */
 int mlogi_snap_settle(mlog_proc *p) {
   snapshots *s = p->grp->snap;
   uint64_t now = mlogi_now_ms(p);
   bool due = s->told_at == 0 || now - s->told_at >= p->cfg.retransmit_ms;
+  bool asking = false;
   for (uint32_t j = 0; j < p->n; j++) {
+    bool ask = s->complete > s->echo[j];
     if (j == p->id ||
-        !((due && s->complete > s->echo[j]) || s->done[j] > s->told[j]))
+        !((due && ask) || s->done[j] > s->told[j] || s->asked[j]))
       continue;
     uint8_t payload[10];
     size_t len = mlogi_varint_put(payload, s->done[j]);
-    mlogi_send_frame(p, j, MLOGI_FRAME_SNAP_DONE, 0, s->complete, payload,
-                     (uint32_t)len);
+    mlogi_send_frame(p, j, MLOGI_FRAME_SNAP_DONE, ask ? MLOGI_FRAME_F_ASK : 0,
+                     s->complete, payload, (uint32_t)len);
     s->told[j] = s->done[j];
-    s->told_at = now;
+    s->asked[j] = false;
+    asking = asking || ask;
   }
+  if (due && asking)
+    s->told_at = now;
   return p->broken ? MLOG_EIO : MLOG_OK;
 }
 
@@ -427,6 +437,7 @@ static void reset_snapshots(mlog_proc *p, uint64_t id) {
   s->recorded = s->complete = s->global = id;
   for (uint32_t j = 0; j < p->n; j++)
     s->closed[j] = s->done[j] = s->echo[j] = s->told[j] = id;
+  memset(s->asked, 0, p->n * sizeof *s->asked);
   s->marker = false;
   while (s->nkept > 0 && s->kept[s->nkept - 1].id > id)
     s->nkept--;
