@@ -1,4 +1,5 @@
 /* group.c - the checkpoint-only protocols: rollback rounds of the group */
+#include <sodium.h>
 #include <stdlib.h>
 
 #include "core/proc.h"
@@ -32,6 +33,14 @@
  * incarnation of every process is the last round it applied: frames of
  * other rounds are dropped, so nothing sent before a rollback is taken
  * after it.
+ *
+ * An answer names the life (a random number drawn at each open) that gave
+ * it, and the line names the life of every answer it used: a process that
+ * crashed after answering ignores a line computed from its earlier life's
+ * positions (its restart leads a newer round instead).
+ *
+ * INFO payload: u64 life (little-endian), positions. DECIDE payload: u64
+ * life per process, line.
  */
 
 #define TAKEOVER_TIMEOUTS 20 /* silent resend timeouts before a takeover */
@@ -44,9 +53,14 @@ int mlogi_grp_open(mlog_proc *p, bool coordinated) {
   g->coordinated = coordinated;
   g->info = calloc(p->n, sizeof *g->info);
   g->info_len = calloc(p->n, sizeof *g->info_len);
+  g->lives = calloc(p->n, sizeof *g->lives);
   g->applied = calloc(p->n, sizeof *g->applied);
-  if (g->info == NULL || g->info_len == NULL || g->applied == NULL)
+  if (!g->info || !g->info_len || !g->lives || !g->applied)
     return MLOG_ENOMEM;
+  if (p->cfg.entropy) /* simulations: the same seed, the same run */
+    p->cfg.entropy(p->cfg.source_arg, &g->life, sizeof g->life);
+  else
+    randombytes_buf(&g->life, sizeof g->life);
   return coordinated ? mlogi_snap_open(p) : MLOG_OK;
 }
 
@@ -71,6 +85,7 @@ void mlogi_grp_free(mlog_proc *p) {
   mlogi_snap_free(p);
   free(g->info);
   free(g->info_len);
+  free(g->lives);
   free(g->applied);
   free(g->mine);
   free(g);
@@ -88,13 +103,41 @@ static void send_round(mlog_proc *p, uint32_t dst, uint8_t kind, uint64_t seq,
 /* My positions for the current round (taken once: frozen, they hold). */
 static int take_positions(mlog_proc *p) {
   grp_state *g = p->grp;
+  uint8_t *pos;
+  size_t len;
   free(g->mine);
   g->mine = NULL;
-  int rc = g->coordinated ? mlogi_snap_info(p, &g->mine, &g->mine_len)
-                          : mlogi_indep_info(p, &g->mine, &g->mine_len);
+  int rc = g->coordinated ? mlogi_snap_info(p, &pos, &len)
+                          : mlogi_indep_info(p, &pos, &len);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "reading my checkpoints for round %u: %s",
                       g->round, mlog_log_errmsg(p->log));
+  g->mine = malloc(8 + len);
+  if (g->mine == NULL) {
+    free(pos);
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  }
+  mlogi_put_le64(g->mine, g->life);
+  memcpy(g->mine + 8, pos, len);
+  g->mine_len = 8 + len;
+  free(pos);
+  return MLOG_OK;
+}
+
+/* Keep j's answer (life, positions). */
+static int keep_answer(mlog_proc *p, uint32_t j, const uint8_t *answer,
+                       size_t len) {
+  grp_state *g = p->grp;
+  if (len < 8) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  g->info[j] = malloc(len - 8 ? len - 8 : 1);
+  if (g->info[j] == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  memcpy(g->info[j], answer + 8, len - 8);
+  g->info_len[j] = len - 8;
+  g->lives[j] = mlogi_get_le64(answer);
   return MLOG_OK;
 }
 
@@ -147,10 +190,22 @@ static int decide(mlog_proc *p) {
   for (uint32_t j = 0; j < p->n; j++)
     if (g->info[j] == NULL)
       return MLOG_OK;
-  int rc = g->coordinated ? mlogi_snap_decide(p, &g->line, &g->line_len)
-                          : mlogi_indep_decide(p, &g->line, &g->line_len);
+  uint8_t *line;
+  size_t len;
+  int rc = g->coordinated ? mlogi_snap_decide(p, &line, &len)
+                          : mlogi_indep_decide(p, &line, &len);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "computing the line of round %u", g->round);
+  g->line_len = 8 * (size_t)p->n + len;
+  g->line = malloc(g->line_len);
+  if (g->line == NULL) {
+    free(line);
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  }
+  for (uint32_t j = 0; j < p->n; j++)
+    mlogi_put_le64(g->line + 8 * j, g->lives[j]);
+  memcpy(g->line + 8 * (size_t)p->n, line, len);
+  free(line);
   rc = apply(p, g->round, g->line, g->line_len);
   if (rc != MLOG_OK)
     return rc;
@@ -169,18 +224,22 @@ static int lead(mlog_proc *p) {
   if (rc != MLOG_OK)
     return rc;
   g->leading = true;
-  g->info[p->id] = malloc(g->mine_len ? g->mine_len : 1);
-  if (g->info[p->id] == NULL)
-    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
-  memcpy(g->info[p->id], g->mine, g->mine_len);
-  g->info_len[p->id] = g->mine_len;
+  rc = keep_answer(p, p->id, g->mine, g->mine_len);
+  if (rc != MLOG_OK)
+    return rc;
   ask(p);
   return decide(p); /* a group of one */
 }
 
-/* Roll back to the line of round r and enter it. */
+/* Roll back to the line of round r and enter it (EPROTO: a line that is
+ * malformed or not computed from this life's answer changes nothing). */
 static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len) {
   grp_state *g = p->grp;
+  size_t lives = 8 * (size_t)p->n;
+  if (len < lives || mlogi_get_le64(line + 8 * (size_t)p->id) != g->life)
+    return MLOG_EPROTO;
+  line += lives;
+  len -= lives;
   int rc = g->coordinated ? mlogi_snap_apply(p, line, len)
                           : mlogi_indep_apply(p, line, len);
   if (rc == MLOG_EPROTO)
@@ -232,20 +291,19 @@ static int on_query(mlog_proc *p, const mlogi_frame *f) {
 
 static int on_info(mlog_proc *p, const mlogi_frame *f) {
   grp_state *g = p->grp;
-  if (!g->leading || f->seq != g->round || g->info[f->src] != NULL)
+  if (!g->leading || f->seq != g->round || g->info[f->src] != NULL ||
+      g->line != NULL)
     return MLOG_OK;
-  g->info[f->src] = malloc(f->payload_len ? f->payload_len : 1);
-  if (g->info[f->src] == NULL)
-    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
-  memcpy(g->info[f->src], f->payload, f->payload_len);
-  g->info_len[f->src] = f->payload_len;
-  return decide(p);
+  int rc = keep_answer(p, f->src, f->payload, f->payload_len);
+  return rc == MLOG_OK ? decide(p) : rc;
 }
 
 static int on_decide(mlog_proc *p, const mlogi_frame *f) {
   grp_state *g = p->grp;
-  if (f->seq == p->incarnation) { /* it missed my DONE */
-    send_round(p, f->src, MLOGI_FRAME_ROUND_DONE, f->seq, NULL, 0);
+  if (f->seq == p->incarnation) { /* applied: it missed my DONE (unless I
+                                     applied it in an earlier life) */
+    if (!g->restarted || g->round == f->seq)
+      send_round(p, f->src, MLOGI_FRAME_ROUND_DONE, f->seq, NULL, 0);
     return MLOG_OK;
   }
   if (f->seq != g->round || !g->frozen || f->src != g->leader)

@@ -210,17 +210,20 @@ typedef struct grp_state {
   bool coordinated;
   uint32_t round;    /* the newest round seen */
   uint32_t leader;   /* of `round` */
-  bool frozen;       /* in `round`, not yet applied */
+  bool frozen;       /* in `round`, until every process applied its line */
   bool restarted;    /* recovering: waits for a round's line */
   uint64_t heard_at; /* ms: the round's last frame (a silent round is
                         taken over) */
-  uint8_t *mine;     /* my positions for `round` */
+  uint64_t life;     /* random, per open: a line computed from an earlier
+                        life's answer (before a crash) is never applied */
+  uint8_t *mine;     /* my answer for `round`: life, positions */
   size_t mine_len;
   /* leading `round` */
   bool leading;
-  uint8_t **info; /* [n] the answers (NULL: not yet) */
+  uint8_t **info; /* [n] the positions answered (NULL: not yet) */
   size_t *info_len;
-  uint8_t *line; /* the decision, once every answer came */
+  uint64_t *lives; /* [n] the life of each answer */
+  uint8_t *line;   /* the decision, once every answer came */
   size_t line_len;
   bool *applied; /* [n] */
   uint64_t sent_at;
@@ -499,8 +502,8 @@ bool mlogi_snap_recording(const mlog_proc *p, uint32_t src);
 int mlogi_snap_on_marker(mlog_proc *p, uint32_t src, uint64_t ssn,
                          const void *payload, size_t len);
 int mlogi_snap_take_marker(mlog_proc *p);
-int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags,
-                       uint64_t seq, const void *payload, size_t len);
+int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags, uint64_t seq,
+                       const void *payload, size_t len);
 int mlogi_snap_settle(mlog_proc *p);
 /* My position for a round (varint: the newest snapshot complete here). */
 int mlogi_snap_info(mlog_proc *p, uint8_t **out, size_t *len);

@@ -562,9 +562,10 @@ static int send_spontaneous(mlog_proc *p, uint32_t dst, const void *msg,
                                      not known yet */
     return mlogi_fail(&p->eb, MLOG_EAGAIN,
                       "recovering: waiting for the peers' messages");
-  if (p->grp && p->grp->restarted) /* its state is not the line's yet */
-    return mlogi_fail(&p->eb, MLOG_EAGAIN,
-                      "recovering: waiting for the rollback round");
+  if (p->grp && p->grp->frozen) /* a rolled back process would reuse the
+                                   ssns of the messages it undid before
+                                   every process has dropped them */
+    return mlogi_fail(&p->eb, MLOG_EAGAIN, "a rollback round is under way");
   if (p->grp) /* nothing is replayed: nothing to log */
     return mlogi_send_logged(p, dst, p->ch[dst].send_ssn + 1, msg, len);
   channel *ch = &p->ch[dst];

@@ -168,7 +168,8 @@ const char *mlog_proc_errmsg(const mlog_proc *p);
  * depends on is logged as the protocol requires, and is resent until dst
  * acknowledges it. During replay, regenerated sends are deduplicated.
  * Under pessimistic-sender, a send outside the handler while the process's
- * recovery waits for its peers (stats.recovering) fails with EAGAIN. */
+ * recovery waits for its peers (stats.recovering) fails with EAGAIN; under
+ * coordinated and none, while a rollback round is under way. */
 MLOG_NODISCARD int mlog_send(mlog_proc *p, uint32_t dst, const void *msg,
                              size_t len);
 
