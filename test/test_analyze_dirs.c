@@ -1,8 +1,11 @@
 /* test_analyze_dirs.c - mlog analyze on log directories written by hand:
  * the zigzag of test/traces/zigzag.json as logs gives the trace's recovery
  * lines, rollbacks, domino, orphan and lost messages; the end of a process
- * is its last COUNTS record or else its newest checkpoint; bad logs exit 3
- * with one line naming the directory */
+ * is its last COUNTS record of its current incarnation (a stale one left by
+ * a rollback is ignored), or else its newest checkpoint with the sends its
+ * peers received from it after that; a receive with no send exits 3 only
+ * against a COUNTS record; bad logs exit 3 with one line naming the
+ * directory */
 #include "testutil.h"
 
 #include <jansson.h>
@@ -77,16 +80,24 @@ static mlog_log *create_log(uint32_t id, uint32_t n) {
   return log;
 }
 
-/* Append a CONTROL record with these flags and payload; returns its lsn. */
-static uint64_t append_control(mlog_log *log, uint8_t flags,
-                               const void *payload, uint32_t len) {
+/* Append a CONTROL record of incarnation inc with these flags and
+ * payload; returns its lsn. */
+static uint64_t append_control_of(mlog_log *log, uint32_t inc, uint8_t flags,
+                                  const void *payload, uint32_t len) {
   mlog_record rec = {.type = MLOG_REC_CONTROL,
                      .flags = flags,
+                     .incarnation = inc,
                      .payload = payload,
                      .payload_len = len};
   cr_assert_eq(mlog_log_append(log, &rec, 1), MLOG_OK, "%s",
                mlog_log_errmsg(log));
   return rec.lsn;
+}
+
+/* The same in incarnation 0 (a log that never rolled back). */
+static uint64_t append_control(mlog_log *log, uint8_t flags,
+                               const void *payload, uint32_t len) {
+  return append_control_of(log, 0, flags, payload, len);
 }
 
 /* A checkpoint of state bytes covering record covered_lsn. */
@@ -104,23 +115,26 @@ static void put_ckpt(mlog_log *log, uint32_t n, const chan *ch) {
   put_state(log, lsn, state, encode_state(state, n, ch));
 }
 
-/* The COUNTS record of a clean close; returns its lsn. */
-static uint64_t put_counts(mlog_log *log, uint32_t n, const chan *ch) {
+/* The COUNTS record of a clean close in incarnation inc; returns its lsn. */
+static uint64_t put_counts_of(mlog_log *log, uint32_t inc, uint32_t n,
+                              const chan *ch) {
   uint8_t payload[16 * MAX_PROCS];
   for (uint32_t j = 0; j < n; j++) {
     mlogi_put_le64(payload + 16 * j, ch[j].sent);
     mlogi_put_le64(payload + 16 * j + 8, ch[j].received);
   }
-  return append_control(log, MLOGI_CTL_COUNTS, payload, 16 * n);
+  return append_control_of(log, inc, MLOGI_CTL_COUNTS, payload, 16 * n);
 }
 
-/* test/traces/zigzag.json as logs: Y is p0, X is p1, Z is p2. With
- * y_counts false, Y's log has no COUNTS record (its end is y1). */
-static void write_zigzag(bool y_counts) {
+static uint64_t put_counts(mlog_log *log, uint32_t n, const chan *ch) {
+  return put_counts_of(log, 0, n, ch);
+}
+
+/* test/traces/zigzag.json as logs: Y is p0, X is p1, Z is p2. */
+static void write_zigzag(void) {
   mlog_log *y = create_log(0, 3), *x = create_log(1, 3), *z = create_log(2, 3);
   put_ckpt(y, 3, (chan[3]){[1] = {.sent = 1, .received = 1}}); /* y1 */
-  if (y_counts)
-    put_counts(y, 3, (chan[3]){[1] = {2, 2}, [2] = {.sent = 1}});
+  put_counts(y, 3, (chan[3]){[1] = {2, 2}, [2] = {.sent = 1}});
   put_ckpt(x, 3, (chan[3]){[0] = {.received = 1}});            /* x1 */
   put_ckpt(x, 3, (chan[3]){[0] = {.sent = 1, .received = 2}}); /* x2 */
   put_counts(x, 3, (chan[3]){[0] = {2, 2}});
@@ -289,7 +303,7 @@ static void same_as_trace(const char *failed) {
 TestSuite(analyze_dirs, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(analyze_dirs, zigzag_domino) {
-  write_zigzag(true);
+  write_zigzag();
   result r;
   analyze_dirs(&r, "p1", "012");
   cr_assert_eq(r.status, 0, "%s", r.err);
@@ -302,14 +316,14 @@ Test(analyze_dirs, zigzag_domino) {
 }
 
 Test(analyze_dirs, zigzag_same_as_trace) {
-  write_zigzag(true);
+  write_zigzag();
   static const char *const failures[] = {"X", "Y", "Z", "X,Z", "Y,Z", "Y,X,Z"};
   for (size_t i = 0; i < sizeof failures / sizeof *failures; i++)
     same_as_trace(failures[i]);
 }
 
 Test(analyze_dirs, plain_ids_and_any_order) {
-  write_zigzag(true);
+  write_zigzag();
   result a, b;
   analyze_dirs(&a, "p1,p2", "012");
   analyze_dirs(&b, "2,1", "120");
@@ -317,7 +331,8 @@ Test(analyze_dirs, plain_ids_and_any_order) {
   cr_expect_str_eq(a.out, b.out);
 }
 
-/* Without a COUNTS record a process ends at its newest checkpoint. */
+/* Without a COUNTS record a process ends at its newest checkpoint (p0 sent
+ * 2 before it and p1 received 2: nothing to raise). */
 Test(analyze_dirs, end_is_newest_checkpoint_without_counts) {
   mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
   put_ckpt(p0, 2, (chan[2]){[1] = {.sent = 1}});
@@ -361,19 +376,108 @@ Test(analyze_dirs, counts_covered_by_a_checkpoint_are_ignored) {
                           "\"lost_messages\":[\"p0-p1#1\",\"p0-p1#2\"]}");
 }
 
-/* Y's log without its COUNTS ends at y1, after 1 message to X; X received
- * 2 from Y. */
-Test(analyze_dirs, receive_without_send) {
-  write_zigzag(false);
+/* An end without a COUNTS record is a lower bound: p0's log ends at c1,
+ * after 1 message to p1, and p1's end received 3 from it, so p0 sent
+ * p0-p1#2 and #3 after c1 (the logging protocols write no COUNTS: their
+ * senders' newest checkpoints are often older than their receives). */
+Test(analyze_dirs, end_without_counts_raised_to_peer_receives) {
+  mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
+  put_ckpt(p0, 2, (chan[2]){[1] = {.sent = 1}});
+  put_ckpt(p1, 2, (chan[2]){[0] = {.received = 1}});
+  put_counts(p1, 2, (chan[2]){[0] = {.received = 3}});
+  mlog_log_close(p0);
+  mlog_log_close(p1);
   result r;
-  analyze_dirs(&r, "p1", "012");
+  analyze_dirs(&r, "p1", "01");
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "{\"recovery_line\":{\"p0\":\"end\",\"p1\":"
+                          "\"p1.c1\"},\"rolled_back_past\":{\"p0\":0,\"p1\":0},"
+                          "\"domino\":false,\"orphan_messages\":[],"
+                          "\"lost_messages\":[\"p0-p1#2\",\"p0-p1#3\"]}");
+  /* p0 restarts from c1: what it sent after c1 is orphaned. */
+  analyze_dirs(&r, "p0", "10");
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "{\"recovery_line\":{\"p0\":\"p0.c1\",\"p1\":"
+                          "\"p1.c1\"},\"rolled_back_past\":{\"p0\":0,\"p1\":"
+                          "0},\"domino\":false,\"orphan_messages\":["
+                          "\"p0-p1#2\",\"p0-p1#3\"],\"lost_messages\":[]}");
+  cr_expect_str_empty(r.err);
+}
+
+/* A process with no checkpoint and no COUNTS record: its initial state,
+ * raised the same way. */
+Test(analyze_dirs, initial_end_raised_to_peer_receives) {
+  mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
+  put_counts(p1, 2, (chan[2]){[0] = {.received = 1}});
+  mlog_log_close(p0);
+  mlog_log_close(p1);
+  result r;
+  analyze_dirs(&r, "p1", "01");
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "{\"recovery_line\":{\"p0\":\"end\",\"p1\":"
+                          "\"initial\"},\"rolled_back_past\":{\"p0\":0,\"p1\":"
+                          "0},\"domino\":false,\"orphan_messages\":[],"
+                          "\"lost_messages\":[\"p0-p1#1\"]}");
+}
+
+/* A COUNTS record is what the process had sent when it closed: p0 closed
+ * after 1 message to p1, and p1 received 2 from it. */
+Test(analyze_dirs, receive_without_send) {
+  mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
+  put_ckpt(p0, 2, (chan[2]){[1] = {.sent = 1}});
+  put_counts(p0, 2, (chan[2]){[1] = {.sent = 1}});
+  put_counts(p1, 2, (chan[2]){[0] = {.received = 2}});
+  mlog_log_close(p0);
+  mlog_log_close(p1);
+  result r;
+  analyze_dirs(&r, "p1", "01");
   expect_refused(&r,
                  (const char *const[]){"/p1: p1 received 2 messages from p0",
                                        "sending it 1", "/p0", NULL});
 }
 
+/* A COUNTS record of an older incarnation is stale. p0 closed cleanly
+ * after c2 (counts: 3 sent to p1, 2 received from it); its restart led
+ * round 2, which rolled it back to c1 (and p1 to its c1, before p1's sends
+ * to p0), then p0 sent p0-p1#2 again and crashed before its next
+ * checkpoint. p1 closed cleanly in round 2. The stale record would say p0
+ * received 2 messages p1 never sent; p0's end is c1, raised to the 2
+ * messages p1 received from it. A COUNTS record of the current incarnation
+ * (p1's, in round 2) is the end. */
+Test(analyze_dirs, stale_counts_of_an_older_incarnation_are_ignored) {
+  mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
+  put_ckpt(p0, 2, (chan[2]){[1] = {.sent = 1}});
+  put_ckpt(p0, 2, (chan[2]){[1] = {.sent = 2, .received = 1}});
+  put_counts_of(p0, 0, 2, (chan[2]){[1] = {.sent = 3, .received = 2}});
+  cr_assert_eq(mlog_log_drop_checkpoints_after(p0, 1), MLOG_OK);
+  cr_assert_eq(mlog_log_set_incarnation(p0, 2), MLOG_OK);
+  put_ckpt(p1, 2, (chan[2]){[0] = {.received = 1}});
+  cr_assert_eq(mlog_log_set_incarnation(p1, 2), MLOG_OK);
+  put_counts_of(p1, 2, 2, (chan[2]){[0] = {.received = 2}});
+  mlog_log_close(p0);
+  mlog_log_close(p1);
+  result r;
+  analyze_dirs(&r, "p1", "01");
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_expect_str_eq(r.out, "{\"recovery_line\":{\"p0\":\"end\",\"p1\":"
+                          "\"p1.c1\"},\"rolled_back_past\":{\"p0\":0,\"p1\":0},"
+                          "\"domino\":false,\"orphan_messages\":[],"
+                          "\"lost_messages\":[\"p0-p1#2\"]}");
+  /* In the current incarnation the same record is p0's end. */
+  mlog_log *log;
+  char dir[128];
+  log_dir(dir, sizeof dir, 0);
+  cr_assert_eq(mlog_log_open(dir, 0, NULL, &log), MLOG_OK);
+  cr_assert_eq(mlog_log_set_incarnation(log, 0), MLOG_OK);
+  mlog_log_close(log);
+  analyze_dirs(&r, "p1", "01");
+  expect_refused(&r,
+                 (const char *const[]){"/p0: p0 received 2 messages from p1",
+                                       "sending it 0", "/p1", NULL});
+}
+
 Test(analyze_dirs, malformed_counts) {
-  write_zigzag(true);
+  write_zigzag();
   mlog_log *log;
   char dir[128];
   log_dir(dir, sizeof dir, 2);
@@ -444,7 +548,7 @@ static void tamper_state(uint32_t id) {
 }
 
 Test(analyze_dirs, checkpoint_failing_verification) {
-  write_zigzag(true);
+  write_zigzag();
   tamper_state(1);
   result r;
   analyze_dirs(&r, "p1", "012");

@@ -26,7 +26,9 @@
  * so the counts name the messages sent and received before it. */
 typedef struct position {
   uint64_t number;       /* the checkpoint's number; 0: initial or end */
-  uint64_t lsn;          /* the end's COUNTS record; 0: none */
+  uint64_t lsn;          /* the end's COUNTS record; 0: none (the end is then a
+                            lower bound: the newest checkpoint's counts, or the
+                            initial state's) */
   mlogi_chan_counts *ch; /* [group size] sent to and received from each */
 } position;
 
@@ -155,21 +157,30 @@ static int read_checkpoint(mlog_log *log, proc_log *pl, uint32_t n,
 /* What the scan for the last COUNTS record found. */
 typedef struct counts_scan {
   uint32_t n;
+  uint32_t incarnation;  /* the log's current incarnation */
   mlogi_chan_counts *ch; /* [n] the last COUNTS record's counts */
   bool found;
   uint64_t lsn;     /* its lsn, or the malformed one's */
   uint32_t bad_len; /* the malformed one's payload length */
 } counts_scan;
 
+/* Take the counts of a COUNTS record of the current incarnation (under the
+ * checkpoint-only protocols: the last rollback round the process applied).
+ * One of another incarnation is stale: a round since that close (a restart
+ * leads one) restored an older checkpoint and the process went on from
+ * there, so the record no longer describes the history the log holds. */
 static int take_counts(void *arg, const mlog_record *rec) {
   counts_scan *cs = arg;
   if (rec->type != MLOG_REC_CONTROL || rec->flags != MLOGI_CTL_COUNTS)
     return 0;
-  cs->lsn = rec->lsn;
   if (rec->payload_len != (uint64_t)cs->n * 16) {
+    cs->lsn = rec->lsn;
     cs->bad_len = rec->payload_len;
     return MALFORMED_COUNTS;
   }
+  if (rec->incarnation != cs->incarnation)
+    return 0;
+  cs->lsn = rec->lsn;
   const uint8_t *p = rec->payload;
   for (uint32_t j = 0; j < cs->n; j++) {
     cs->ch[j].sent = mlogi_get_le64(p + 16 * (size_t)j);
@@ -179,11 +190,14 @@ static int take_counts(void *arg, const mlog_record *rec) {
   return 0;
 }
 
-/* Append the end: the counts of the last COUNTS record after from_lsn (the
- * newest checkpoint covers the ones before), or else the last position's. */
+/* Append the end: the counts of the last COUNTS record of the current
+ * incarnation after from_lsn (the newest checkpoint covers the ones
+ * before), or else the last position's. */
 static int read_end(mlog_log *log, proc_log *pl, uint32_t n,
                     uint64_t from_lsn) {
-  counts_scan cs = {.n = n, .ch = calloc(n > 0 ? n : 1, sizeof *cs.ch)};
+  counts_scan cs = {.n = n,
+                    .incarnation = mlog_log_incarnation(log),
+                    .ch = calloc(n > 0 ? n : 1, sizeof *cs.ch)};
   if (cs.ch == NULL)
     return out_of_memory(pl->dir);
   int rc = mlog_log_scan(log, from_lsn, take_counts, &cs);
@@ -300,8 +314,36 @@ static const mlogi_chan_counts *end_counts(const proc_log *pl) {
   return pl->pos[pl->n_pos - 1].ch;
 }
 
+/* Whether the end of the process is a COUNTS record: what it had sent and
+ * received when it closed, not a lower bound. */
+static bool end_is_recorded(const proc_log *pl) {
+  return pl->pos[pl->n_pos - 1].lsn > 0;
+}
+
+/* An end that is no COUNTS record (the logging protocols write none, and a
+ * process that crashed wrote none) is only a lower bound: the process may
+ * have gone on sending after its newest checkpoint. Raise what it sent each
+ * peer to what the peer's end received from it, the messages the peer's
+ * log proves were sent. Only sent counts change and only received counts
+ * are read, so the order of the processes does not matter. */
+static void raise_open_ends(group_logs *g) {
+  for (uint32_t i = 0; i < g->n; i++) {
+    proc_log *pl = &g->proc[i];
+    if (end_is_recorded(pl))
+      continue;
+    mlogi_chan_counts *end = pl->pos[pl->n_pos - 1].ch;
+    for (uint32_t j = 0; j < g->n; j++) {
+      uint64_t got = end_counts(&g->proc[j])[i].received;
+      if (j != i && got > end[j].sent)
+        end[j].sent = got;
+    }
+  }
+}
+
 /* A message received at the receiver's end was sent before the sender's
- * end (else the trace would hold a receive with no send). */
+ * end (else the trace would hold a receive with no send). After the open
+ * ends were raised, only a sender whose end is a COUNTS record can fail
+ * this: its log contradicts the receiver's. */
 static int check_receives(const group_logs *g) {
   for (uint32_t j = 0; j < g->n; j++)
     for (uint32_t i = 0; i < g->n; i++) {
@@ -413,8 +455,10 @@ static int load_logs(const trace_source *src, trace *t) {
     tool_forget_key(&key);
   if (rc == TOOL_OK)
     rc = check_complete(&g);
-  if (rc == TOOL_OK)
+  if (rc == TOOL_OK) {
+    raise_open_ends(&g);
     rc = check_receives(&g);
+  }
   t->path = LOGS_SOURCE;
   if (rc == TOOL_OK) {
     json_t *root = trace_document(&g);

@@ -28,7 +28,10 @@ int trace_source_check(const trace_source *src);
  * From log directories the trace has one process "p<id>" per process of
  * the group, checkpoints "p<id>.c<number>" (the log's numbers) and
  * messages "p<i>-p<j>#<ssn>"; `failed` may name processes "p<id>" or by
- * id alone. Each log is opened read-only.
+ * id alone. A process's end is the last COUNTS record of its current
+ * incarnation after its newest checkpoint, or else (a lower bound) that
+ * checkpoint with its sent counts raised to what its peers' ends received
+ * from it. Each log is opened read-only.
  *
  * Reports a problem as one line (naming the directory, for a log) and
  * returns TOOL_UNREADABLE; a key file that cannot be used, or a process

@@ -19,9 +19,9 @@ static const command commands[] = {
     {"gen", cmd_gen, "write a synthetic log (for tests, demos and benchmarks)"},
     {"sim", cmd_sim, "run a protocol in simulation with crashes and check it"},
     {"analyze", cmd_analyze,
-     "find the recovery line of a trace after failures"},
+     "find the recovery line of a trace or a group's logs after failures"},
     {"diagram", cmd_diagram,
-     "draw a trace's space-time diagram (and recovery line) as SVG"},
+     "draw the space-time diagram of a trace or a group's logs as SVG"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
