@@ -305,7 +305,7 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
   /* Leave at once unless it must wait (FIFO: behind an unsent one; one
    * placed among kept messages leaves with the next settle). */
   if (rc == MLOG_OK && newest && may_leave(p, ch->out_tail, 0) &&
-      p->replay == NULL && (prev == NULL || prev->sent))
+      p->replay == NULL && (prev == NULL || prev->sent) && !mlogi_kt_holding(p))
     transmit(p, dst, ch->out_tail);
   return rc;
 }
@@ -313,9 +313,10 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
 /* Send or resend what may leave and acknowledge what is logged. */
 void mlogi_channels_settle(mlog_proc *p, uint64_t durable) {
   uint64_t now = mlogi_now_ms(p), rto = p->cfg.retransmit_ms;
+  bool hold = mlogi_kt_holding(p); /* between tentative and decision */
   for (uint32_t j = 0; j < p->n; j++) {
     channel *ch = &p->ch[j];
-    for (outmsg *m = ch->out_head; m; m = m->next) {
+    for (outmsg *m = ch->out_head; m && !hold; m = m->next) {
       if (!may_leave(p, m, durable))
         break; /* FIFO: nothing after it may overtake it */
       /* Sender-based: a message with an rsn has been delivered. */

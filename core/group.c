@@ -45,12 +45,12 @@
 
 #define TAKEOVER_TIMEOUTS 20 /* silent resend timeouts before a takeover */
 
-int mlogi_grp_open(mlog_proc *p, bool coordinated) {
+int mlogi_grp_open(mlog_proc *p, bool coordinated, bool two_phase) {
   grp_state *g = calloc(1, sizeof *g);
   if (g == NULL)
     return MLOG_ENOMEM;
   p->grp = g;
-  g->coordinated = coordinated;
+  g->coordinated = coordinated && !two_phase; /* Koo-Toueg: lines as none */
   g->info = calloc(p->n, sizeof *g->info);
   g->info_len = calloc(p->n, sizeof *g->info_len);
   g->lives = calloc(p->n, sizeof *g->lives);
@@ -61,7 +61,9 @@ int mlogi_grp_open(mlog_proc *p, bool coordinated) {
     p->cfg.entropy(p->cfg.source_arg, &g->life, sizeof g->life);
   else
     randombytes_buf(&g->life, sizeof g->life);
-  return coordinated ? mlogi_snap_open(p) : MLOG_OK;
+  if (two_phase)
+    return mlogi_kt_open(p);
+  return g->coordinated ? mlogi_snap_open(p) : MLOG_OK;
 }
 
 static void forget_answers(mlog_proc *p) {
@@ -83,6 +85,7 @@ void mlogi_grp_free(mlog_proc *p) {
   if (g->info)
     forget_answers(p);
   mlogi_snap_free(p);
+  mlogi_kt_free(p);
   free(g->info);
   free(g->info_len);
   free(g->lives);
@@ -150,6 +153,8 @@ static int join(mlog_proc *p, uint32_t r, uint32_t leader) {
   g->frozen = true;
   g->heard_at = mlogi_now_ms(p);
   forget_answers(p);
+  if (g->kt)
+    mlogi_kt_abort(p);
   return take_positions(p);
 }
 
@@ -368,6 +373,13 @@ int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
       return mlogi_snap_on_done(p, f->src, f->flags, f->seq, f->payload,
                                 f->payload_len);
     return MLOG_OK;
+  case MLOGI_FRAME_KT_REQUEST:
+  case MLOGI_FRAME_KT_REPLY:
+  case MLOGI_FRAME_KT_DECISION:
+  case MLOGI_FRAME_KT_DONE:
+    if (g->kt && mlogi_grp_admit(p, f))
+      return mlogi_kt_on_frame(p, f);
+    return MLOG_OK;
   default:
     p->stats.bad_frames++;
     return MLOG_OK;
@@ -391,7 +403,9 @@ int mlogi_grp_settle(mlog_proc *p) {
   }
   if (g->frozen && !g->leading && now - g->heard_at >= TAKEOVER_TIMEOUTS * rto)
     return lead(p);
-  return g->snap && !g->frozen ? mlogi_snap_settle(p) : MLOG_OK;
+  if (g->frozen)
+    return MLOG_OK;
+  return g->snap ? mlogi_snap_settle(p) : g->kt ? mlogi_kt_settle(p) : MLOG_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -427,6 +441,8 @@ int mlogi_grp_checkpoint(mlog_proc *p) {
     return mlogi_fail(&p->eb, MLOG_EAGAIN, "a rollback round is under way");
   if (p->grp->snap)
     return mlogi_snap_start(p);
+  if (p->grp->kt)
+    return mlogi_kt_start(p);
   uint64_t number;
   return mlogi_write_checkpoint(p, &number);
 }

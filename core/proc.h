@@ -22,6 +22,9 @@
   5 /* coordinated: src's marker of snapshot rsn arrived with ssn */
 #define MLOGI_CTL_COMPLETE                                                     \
   6 /* coordinated: snapshot rsn is complete here (every marker arrived) */
+#define MLOGI_CTL_PERMANENT                                                    \
+  7 /* Koo-Toueg: checkpoint rsn is permanent (the decision, or a rollback     \
+       round's line, kept it) */
 
 /* Flags of DELIVERY records: the payload starts with the message's
  * dependency vector (optimistic logging). */
@@ -197,6 +200,24 @@ typedef struct snapshots {
   uint64_t marker_ssn, marker_id; /* ssn and snapshot */
 } snapshots;
 
+/* Koo-Toueg two-phase checkpointing (recovery/koo_toueg.c). */
+typedef struct koo_toueg {
+  uint64_t perm;       /* the newest permanent checkpoint (0: initial) */
+  uint64_t *base_sent; /* [n] counts at it: a message sent or received */
+  uint64_t *base_recv; /* after them is newer than the checkpoint */
+  uint32_t seq;        /* instances I started */
+  bool busy;           /* in instance `inst`, its decision not yet known */
+  uint64_t inst;       /* initiator << 32 | its seq */
+  uint32_t parent;     /* who asked me (myself: I started it) */
+  uint64_t tentative;  /* my tentative checkpoint in it (0: none) */
+  uint64_t *tent_sent; /* [n] counts at the tentative checkpoint */
+  uint64_t *tent_recv;
+  uint8_t *asked;  /* [n] KT_* answer states of my requests */
+  bool forwarding; /* the decision is known: tell the children */
+  bool commit;
+  uint64_t sent_at;
+} koo_toueg;
+
 /* The checkpoint-only protocols (core/group.c): delivery without logging,
  * and rollback rounds. A restarted process leads a round: every process
  * freezes (delivers nothing, checkpoints nothing) and sends the leader its
@@ -228,6 +249,8 @@ typedef struct grp_state {
   bool *applied; /* [n] */
   uint64_t sent_at;
   snapshots *snap; /* coordinated */
+  koo_toueg *kt;   /* coordinated, Koo-Toueg: the line is computed as under
+                      none, from permanent checkpoints */
 } grp_state;
 
 /* A position a process offers a round (none): a checkpoint (0: the
@@ -460,7 +483,7 @@ void mlogi_sb_hello(mlog_proc *p, uint32_t dst);
 /* Checkpoint-only protocols (core/group.c, recovery/snapshot.c,            */
 /* recovery/independent.c)                                                  */
 
-int mlogi_grp_open(mlog_proc *p, bool coordinated);
+int mlogi_grp_open(mlog_proc *p, bool coordinated, bool two_phase);
 void mlogi_grp_free(mlog_proc *p);
 
 /* At open: restore the newest state the log offers; a log with a past
@@ -525,6 +548,21 @@ typedef struct mlogi_snap_image {
 int mlogi_snap_load(mlog_log *log, uint32_t n, uint64_t id,
                     mlogi_snap_image *img);
 void mlogi_snap_image_free(mlogi_snap_image *img);
+
+/* Koo-Toueg (recovery/koo_toueg.c). */
+int mlogi_kt_open(mlog_proc *p);
+void mlogi_kt_free(mlog_proc *p);
+int mlogi_kt_start(mlog_proc *p);
+int mlogi_kt_on_frame(mlog_proc *p, const void *frame);
+int mlogi_kt_settle(mlog_proc *p);
+/* Sends wait between a tentative checkpoint and the decision. */
+bool mlogi_kt_holding(const mlog_proc *p);
+/* A rollback round cuts the instance off (its tentative checkpoint stays
+ * tentative: the round's line decides). */
+void mlogi_kt_abort(mlog_proc *p);
+/* The line put this process at checkpoint `number` (it becomes permanent)
+ * or at its current state (MLOGI_POS_END: tentative ones go). */
+int mlogi_kt_applied(mlog_proc *p, uint64_t number);
 
 /* None (recovery/independent.c). */
 int mlogi_indep_info(mlog_proc *p, uint8_t **out, size_t *len);

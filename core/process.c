@@ -738,7 +738,7 @@ static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
                         mlogi_errbuf *eb) {
   const unsigned known = MLOG_PROC_DIGESTS | MLOG_PROC_NOSYNC |
                          MLOG_PROC_UNSAFE | MLOG_PROC_NO_THREADS |
-                         MLOG_PROC_SENDER_DURABLE;
+                         MLOG_PROC_SENDER_DURABLE | MLOG_PROC_KOO_TOUEG;
   if (cfg == NULL || app == NULL || app->deliver == NULL ||
       app->snapshot == NULL || app->restore == NULL)
     return mlogi_fail(eb, MLOG_EINVAL,
@@ -895,6 +895,12 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   const mlog_logger_ops *logger = mlog_logger_find(proto);
   if (logger == NULL)
     return mlogi_fail(eb, MLOG_EINVAL, "unknown protocol '%s'", proto);
+  if ((cfg->flags & MLOG_PROC_KOO_TOUEG) &&
+      !(logger->flags & MLOG_LOGGER_COORDINATED))
+    return mlogi_fail(eb, MLOG_EINVAL,
+                      "MLOG_PROC_KOO_TOUEG is an option of 'coordinated', "
+                      "not of '%s'",
+                      proto);
   mlog_proc *p = calloc(1, sizeof *p);
   if (p == NULL || (p->ch = calloc(cfg->group_size, sizeof *p->ch)) == NULL) {
     free(p);
@@ -936,7 +942,8 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
              : mlogi_fail(eb, MLOG_ENOMEM, "out of memory");
   if (rc == MLOG_OK &&
       (logger->flags & (MLOG_LOGGER_COORDINATED | MLOG_LOGGER_INDEPENDENT)))
-    rc = mlogi_grp_open(p, (logger->flags & MLOG_LOGGER_COORDINATED) != 0);
+    rc = mlogi_grp_open(p, (logger->flags & MLOG_LOGGER_COORDINATED) != 0,
+                        (cfg->flags & MLOG_PROC_KOO_TOUEG) != 0);
   if (rc != MLOG_OK && p->grp && *eb->msg == '\0')
     rc = mlogi_fail(eb, rc, "%s", *p->eb.msg ? p->eb.msg : "out of memory");
   if (rc == MLOG_OK && (logger->flags & MLOG_LOGGER_EAGER))
@@ -1074,5 +1081,8 @@ void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {
     st->committed_rsn = p->grp->snap ? p->grp->snap->committed_rsn : p->rsn;
     st->snapshot = p->grp->snap ? p->grp->snap->recorded : 0;
     st->snapshot_complete = p->grp->snap ? p->grp->snap->global : 0;
+    st->in_round = p->grp->frozen;
+    st->in_two_phase =
+        p->grp->kt && (p->grp->kt->busy || p->grp->kt->forwarding);
   }
 }

@@ -33,9 +33,16 @@ typedef enum mlogi_frame_kind {
                                     asked about */
   MLOGI_FRAME_ROUND_GO = 13,     /* seq: every process applied the round's
                                     line: go on */
+  /* coordinated with MLOG_PROC_KOO_TOUEG */
+  MLOGI_FRAME_KT_REQUEST = 14,  /* seq: an instance; payload: varint the
+                                   last ssn I received from you */
+  MLOGI_FRAME_KT_REPLY = 15,    /* seq: the instance; flags F_YES */
+  MLOGI_FRAME_KT_DECISION = 16, /* seq: the instance; flags F_YES: make
+                                   your tentative checkpoint permanent */
+  MLOGI_FRAME_KT_DONE = 17,     /* seq: the instance whose decision I have */
 } mlogi_frame_kind;
 
-#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_ROUND_GO
+#define MLOGI_FRAME_KIND_MAX MLOGI_FRAME_KT_DONE
 
 /* Frame flags. */
 #define MLOGI_FRAME_F_DV                                                       \
@@ -68,6 +75,8 @@ typedef enum mlogi_frame_kind {
           marker, not a message (payload: varint                               \
           snapshot id); it takes its place in the                              \
           channel's ssn order */
+
+#define MLOGI_FRAME_F_YES 0x1 /* KT_REPLY: yes; KT_DECISION: commit */
 
 typedef struct mlogi_frame {
   uint8_t kind;

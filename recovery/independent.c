@@ -22,14 +22,16 @@
  * the receiver skips them.
  *
  * Positions (INFO): varint count, then per position varint code (0: the
- * current state, k + 1: checkpoint k, 0 the initial state) and per process
- * varints sent, received, first kept. Line (DECIDE): per process varint
- * code, varint checkpoints rolled back past, and per process varint first
- * kept at that position.
+ * current state, k + 1: checkpoint k, 1 the initial state), varint 1 for a
+ * tentative checkpoint (Koo-Toueg: rolling back past it is no domino) or
+ * 0, and per process varints sent, received, first kept. Line (DECIDE): per
+ * process varint code, varint checkpoints rolled back past, and per process
+ * varint first kept at that position.
  */
 
 typedef struct position {
   uint64_t code; /* 0: current state; k + 1: checkpoint k */
+  bool tentative;
   mlogi_chan_counts *ch;
 } position;
 
@@ -115,6 +117,7 @@ static int put_checkpoint(mlog_proc *p, writer *w, uint64_t number) {
   mlog_log_checkpoint_free(&ck);
   if (rc == MLOG_OK) {
     put(w, number + 1);
+    put(w, p->grp->kt && number > p->grp->kt->perm);
     put_counts(w, v.ch, p->n);
   }
   mlogi_state_view_free(&v);
@@ -134,12 +137,14 @@ int mlogi_indep_info(mlog_proc *p, uint8_t **out, size_t *len) {
   for (uint32_t j = 0; c && j < p->n; j++)
     c[j].first_kept = 1; /* the initial state */
   put(&w, 1);
+  put(&w, 0);
   if (c)
     put_counts(&w, c, p->n);
   for (size_t k = 0; rc == MLOG_OK && k < count; k++)
     rc = put_checkpoint(p, &w, numbers[k]);
   if (live && c) {
     current_counts(p, c);
+    put(&w, 0);
     put(&w, 0);
     put_counts(&w, c, p->n);
   }
@@ -176,6 +181,9 @@ static int decode_offer(const uint8_t *buf, size_t len, uint32_t n, offer *o) {
   for (uint64_t k = 0; k < count && !r.bad; k++) {
     position *ps = &o->pos[o->npos++];
     ps->code = get(&r);
+    uint64_t tentative = get(&r);
+    ps->tentative = tentative == 1;
+    r.bad = r.bad || tentative > 1;
     ps->ch = calloc(n, sizeof *ps->ch);
     if (ps->ch == NULL)
       return MLOG_ENOMEM;
@@ -211,7 +219,7 @@ static bool resolve_orphans(const offer *o, size_t *at, uint32_t n) {
 static uint64_t passed(const offer *o, size_t at) {
   uint64_t past = 0;
   for (size_t k = at + 1; k < o->npos; k++)
-    past += o->pos[k].code != 0;
+    past += o->pos[k].code != 0 && !o->pos[k].tentative;
   return past;
 }
 
@@ -286,6 +294,13 @@ static int roll_back_to(mlog_proc *p, uint64_t number) {
   return rc;
 }
 
+/* Roll back to checkpoint `number` (MLOGI_POS_END: stay); under Koo-Toueg
+ * the position becomes the newest permanent one. */
+static int take_position(mlog_proc *p, uint64_t number) {
+  int rc = number == MLOGI_POS_END ? MLOG_OK : roll_back_to(p, number);
+  return rc == MLOG_OK && p->grp->kt ? mlogi_kt_applied(p, number) : rc;
+}
+
 /* The messages a peer sent me before its position and that I received
  * after mine are in transit again; the ones it no longer keeps are lost. */
 static void skip_lost(mlog_proc *p, const uint64_t *first_kept) {
@@ -304,8 +319,8 @@ int mlogi_indep_apply(mlog_proc *p, const uint8_t *line, size_t len) {
   int rc = first_kept ? decode_line(line, len, p->n, p->id, mine, first_kept)
                       : MLOG_ENOMEM;
   uint64_t before = p->rsn;
-  if (rc == MLOG_OK && mine[0] != 0)
-    rc = roll_back_to(p, mine[0] - 1);
+  if (rc == MLOG_OK)
+    rc = take_position(p, mine[0] ? mine[0] - 1 : MLOGI_POS_END);
   if (rc == MLOG_OK && mine[0] != 0) {
     p->stats.rollbacks++;
     p->stats.rolled_back += before > p->rsn ? before - p->rsn : 0;

@@ -360,8 +360,8 @@ int mlogi_snap_take_marker(mlog_proc *p) {
 /* ------------------------------------------------------------------------ */
 /* Telling the others                                                       */
 
-int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags,
-                       uint64_t seq, const void *payload, size_t len) {
+int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags, uint64_t seq,
+                       const void *payload, size_t len) {
   snapshots *s = p->grp->snap;
   uint64_t echo;
   /* It completed only snapshots I recorded (it took my markers). */
@@ -386,8 +386,7 @@ int mlogi_snap_settle(mlog_proc *p) {
   bool asking = false;
   for (uint32_t j = 0; j < p->n; j++) {
     bool ask = s->complete > s->echo[j];
-    if (j == p->id ||
-        !((due && ask) || s->done[j] > s->told[j] || s->asked[j]))
+    if (j == p->id || !((due && ask) || s->done[j] > s->told[j] || s->asked[j]))
       continue;
     uint8_t payload[10];
     size_t len = mlogi_varint_put(payload, s->done[j]);

@@ -55,17 +55,19 @@ static const char usage[] =
     "      --durable        pessimistic-sender: durable mode (senders commit\n"
     "                       each rsn; crashes may overlap); without it,\n"
     "                       memory mode and one failure at a time\n"
+    "      --koo-toueg      coordinated: Koo-Toueg two-phase checkpoints\n"
+    "                       instead of Chandy-Lamport snapshots\n"
     "  -h, --help           show this help\n"
     "\n"
     "exit status: 0 every property held, 1 a property failed (the seed is\n"
     "printed), 2 usage error, 3 a log could not be created.\n";
 
-enum { OPT_CKPT = 256, OPT_DELAY, OPT_DROP, OPT_SYNC, OPT_DURABLE };
+enum { OPT_CKPT = 256, OPT_DELAY, OPT_DROP, OPT_SYNC, OPT_DURABLE, OPT_KT };
 
 typedef struct sim_opts {
   const char *protocol, *dir, *keyfile;
   uint64_t procs, messages, crashes, seed, runs, ckpt_every, max_delay, drop;
-  bool json, exhaustive, sync, durable;
+  bool json, exhaustive, sync, durable, koo_toueg;
 } sim_opts;
 
 /* A crash the driver injects. */
@@ -106,12 +108,14 @@ typedef struct run {
   uint64_t rollbacks, orphans_discarded;
   /* checkpoint-only protocols: transfers, and what the rollbacks did */
   bool bank, coordinated;
-  mlog_proc_stats acc; /* closed incarnations' rounds, rollbacks, ... */
-  bool eager;          /* optimistic: states may be lost and rolled back */
-  bool may_undo;       /* states may be lost in a crash (not under pessimistic
-                          receiver-based logging) */
-  bool one_at_a_time;  /* sender-based memory mode: the failure model */
-  simtrace trace;      /* for simcheck */
+  mlog_proc_stats acc;        /* closed incarnations' rounds, rollbacks, ... */
+  uint64_t crashes_mid_round; /* while some process was in a rollback round
+                                 or a two-phase checkpoint */
+  bool eager;         /* optimistic: states may be lost and rolled back */
+  bool may_undo;      /* states may be lost in a crash (not under pessimistic
+                         receiver-based logging) */
+  bool one_at_a_time; /* sender-based memory mode: the failure model */
+  simtrace trace;     /* for simcheck */
   char error[256];
 } run;
 
@@ -157,6 +161,7 @@ static int open_node(run *r, uint32_t i) {
       .transport_config = r->sim,
       .flags = MLOG_PROC_DIGESTS | MLOG_PROC_NO_THREADS |
                (r->o->durable ? MLOG_PROC_SENDER_DURABLE : 0) |
+               (r->o->koo_toueg ? MLOG_PROC_KOO_TOUEG : 0) |
                (r->o->sync ? 0 : MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE),
       .clock = sim_clock,
       .entropy = sim_entropy,
@@ -233,10 +238,24 @@ static void close_node(run *r, uint32_t i) {
   nd->p = NULL;
 }
 
+/* Is some process in a rollback round or a two-phase checkpoint? */
+static bool mid_round(const run *r) {
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    if (r->nodes[i].p == NULL)
+      return true; /* down: its restart leads a round */
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    if (st.in_round || st.in_two_phase)
+      return true;
+  }
+  return false;
+}
+
 static void crash(run *r, uint32_t i, crash_kind kind) {
   node *nd = &r->nodes[i];
   if (nd->p == NULL)
     return;
+  r->crashes_mid_round += mid_round(r);
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
   r->failed_opens += st.recovering; /* sender-based: a crash in recovery */
@@ -470,9 +489,24 @@ static int judge_bank(run *r, verdict *v) {
     v->delivered += st.delivered;
   }
   int64_t total = (int64_t)r->n * SIMBANK_OPENING;
+  uint64_t domino = r->acc.domino_rollbacks;
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    domino += st.domino_rollbacks;
+  }
   v->lost = lost;
   v->ok = v->money <= total && (lost > 0 || v->money == total) &&
           r->error[0] == '\0';
+  /* Koo-Toueg: the permanent checkpoints stay consistent unless a crash
+   * cut a round or a two-phase checkpoint short. */
+  if (r->o->koo_toueg && domino > 0 && r->crashes_mid_round == 0 &&
+      r->error[0] == '\0')
+    snprintf(r->error, sizeof r->error,
+             "%llu rollbacks past a permanent checkpoint under Koo-Toueg "
+             "without a crash during a round or a two-phase checkpoint",
+             (unsigned long long)domino);
+
   if (!v->ok && r->error[0] == '\0')
     snprintf(r->error, sizeof r->error,
              "the branches hold %lld at the end, not %lld (%llu messages "
@@ -682,17 +716,18 @@ static int one_run(const sim_opts *o, const mlog_key *key, uint64_t index,
                    uint64_t crash_step, uint64_t crash_node, totals *t,
                    uint64_t *steps) {
   unsigned lflags = mlog_logger_find(o->protocol)->flags;
-  run r = {.o = o,
-           .bank = (lflags &
-                    (MLOG_LOGGER_COORDINATED | MLOG_LOGGER_INDEPENDENT)) != 0,
-           .coordinated = (lflags & MLOG_LOGGER_COORDINATED) != 0,
-           .eager = (lflags & MLOG_LOGGER_EAGER) != 0,
-           .may_undo = (lflags & (MLOG_LOGGER_EAGER | MLOG_LOGGER_SENDER)) != 0,
-           .one_at_a_time = (lflags & MLOG_LOGGER_SENDER) && !o->durable,
-           .n = (uint32_t)o->procs,
-           .keyed = key != NULL,
-           .crash_at_step = crash_step,
-           .crash_node = crash_node};
+  run r = {
+      .o = o,
+      .bank =
+          (lflags & (MLOG_LOGGER_COORDINATED | MLOG_LOGGER_INDEPENDENT)) != 0,
+      .coordinated = (lflags & MLOG_LOGGER_COORDINATED) != 0 && !o->koo_toueg,
+      .eager = (lflags & MLOG_LOGGER_EAGER) != 0,
+      .may_undo = (lflags & (MLOG_LOGGER_EAGER | MLOG_LOGGER_SENDER)) != 0,
+      .one_at_a_time = (lflags & MLOG_LOGGER_SENDER) && !o->durable,
+      .n = (uint32_t)o->procs,
+      .keyed = key != NULL,
+      .crash_at_step = crash_step,
+      .crash_node = crash_node};
   if (key)
     r.key = *key;
   verdict v = {0};
@@ -767,6 +802,7 @@ static void report(const sim_opts *o, const totals *t) {
     json_object_set_new(j, "failed_runs", json_integer((json_int_t)t->failed));
     json_object_set_new(j, "rollbacks", json_integer((json_int_t)t->rollbacks));
     json_object_set_new(j, "durable", json_boolean(o->durable));
+    json_object_set_new(j, "koo_toueg", json_boolean(o->koo_toueg));
     json_object_set_new(j, "orphans_detected",
                         json_integer((json_int_t)t->orphans_detected));
     json_object_set_new(j, "orphans_computed",
@@ -852,6 +888,9 @@ static int parse_option(int c, sim_opts *o) {
   case OPT_DURABLE:
     o->durable = true;
     break;
+  case OPT_KT:
+    o->koo_toueg = true;
+    break;
   default:
     return TOOL_USAGE;
   }
@@ -875,6 +914,7 @@ int cmd_sim(int argc, char **argv) {
       {"drop", required_argument, NULL, OPT_DROP},
       {"sync", no_argument, NULL, OPT_SYNC},
       {"durable", no_argument, NULL, OPT_DURABLE},
+      {"koo-toueg", no_argument, NULL, OPT_KT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -899,6 +939,8 @@ int cmd_sim(int argc, char **argv) {
     return tool_usage_error("unexpected argument '%s'", argv[optind]);
   if (mlog_logger_find(o.protocol) == NULL)
     return tool_usage_error("unknown protocol '%s'", o.protocol);
+  if (o.koo_toueg && strcmp(o.protocol, "coordinated") != 0)
+    return tool_usage_error("--koo-toueg is an option of coordinated");
   if (o.exhaustive && (o.procs > 3 || o.messages > 6))
     return tool_usage_error("--exhaustive is for 2-3 processes and at most 6 "
                             "messages");

@@ -69,6 +69,10 @@ typedef struct mlog_app {
   0x10u /* pessimistic-sender: commit each kept message with its rsn           \
            before acknowledging the rsn (survives concurrent failures);        \
            without it rsns live in memory and in checkpoints */
+#define MLOG_PROC_KOO_TOUEG                                                    \
+  0x20u /* coordinated: Koo-Toueg two-phase checkpoints (tentative, then       \
+           permanent or discarded; sends wait between the two) instead of      \
+           Chandy-Lamport snapshots */
 #define MLOG_PROC_NO_THREADS                                                   \
   0x8u /* the logger persists from the poll loop instead of a background       \
           thread (simulations: the same seed gives the same run) */
@@ -143,6 +147,8 @@ typedef struct mlog_proc_stats {
                                  before the sender's and no longer kept) */
   uint64_t redelivered;       /* coordinated: channel-state messages
                                  delivered again by rollbacks */
+  bool in_round;              /* in a rollback round (frozen) */
+  bool in_two_phase;          /* Koo-Toueg: in a checkpoint instance */
 } mlog_proc_stats;
 
 /* Open (or recover) process cfg->id. On success *out owns the handle. On
