@@ -212,8 +212,11 @@ typedef struct koo_toueg {
   uint64_t tentative;  /* my tentative checkpoint in it (0: none) */
   uint64_t *tent_sent; /* [n] counts at the tentative checkpoint */
   uint64_t *tent_recv;
-  uint8_t *asked;  /* [n] KT_* answer states of my requests */
-  bool forwarding; /* the decision is known: tell the children */
+  uint8_t *asked;     /* [n] KT_* answer states of my requests */
+  uint32_t *finished; /* [n] the newest instance of initiator j whose
+                         decision I know (this round): a late request of
+                         it must not start it again here */
+  bool forwarding;    /* the decision is known: tell the children */
   bool commit;
   uint64_t sent_at;
 } koo_toueg;

@@ -137,8 +137,9 @@ int mlogi_kt_open(mlog_proc *p) {
   kt->tent_sent = calloc(p->n, sizeof *kt->tent_sent);
   kt->tent_recv = calloc(p->n, sizeof *kt->tent_recv);
   kt->asked = calloc(p->n, sizeof *kt->asked);
+  kt->finished = calloc(p->n, sizeof *kt->finished);
   if (!kt->base_sent || !kt->base_recv || !kt->tent_sent || !kt->tent_recv ||
-      !kt->asked)
+      !kt->asked || !kt->finished)
     return MLOG_ENOMEM;
   int rc = find_base(p);
   if (rc != MLOG_OK)
@@ -156,6 +157,7 @@ void mlogi_kt_free(mlog_proc *p) {
   free(kt->tent_sent);
   free(kt->tent_recv);
   free(kt->asked);
+  free(kt->finished);
   free(kt);
   p->grp->kt = NULL;
 }
@@ -217,6 +219,7 @@ static int finish(mlog_proc *p, bool commit) {
   kt->tentative = 0;
   kt->busy = false;
   kt->commit = commit;
+  kt->finished[kt->inst >> 32] = (uint32_t)kt->inst;
   kt->forwarding = false;
   for (uint32_t j = 0; j < p->n; j++) {
     kt->asked[j] = kt->asked[j] != ASK_NONE ? ASK_TELL : ASK_NONE;
@@ -262,6 +265,16 @@ static int on_request(mlog_proc *p, const mlogi_frame *f) {
   if (mlogi_varint_get(f->payload, f->payload_len, &last_recv) !=
       f->payload_len) {
     p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  uint32_t initiator = (uint32_t)(f->seq >> 32);
+  if (initiator >= p->n) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
+  if ((uint32_t)f->seq <= kt->finished[initiator]) { /* decided already */
+    mlogi_send_frame(p, f->src, MLOGI_FRAME_KT_REPLY, MLOGI_FRAME_F_YES, f->seq,
+                     NULL, 0);
     return MLOG_OK;
   }
   if (kt->busy && f->seq == kt->inst) { /* in it already */
@@ -340,6 +353,8 @@ void mlogi_kt_abort(mlog_proc *p) {
   kt->tentative = 0;
   kt->busy = kt->forwarding = false;
   memset(kt->asked, 0, p->n * sizeof *kt->asked);
+  /* A new round: instance numbers start again (a restarted process's do) */
+  memset(kt->finished, 0, p->n * sizeof *kt->finished);
 }
 
 /* The line is a consistent cut: it becomes the newest permanent
