@@ -223,6 +223,7 @@ static void close_node(run *r, uint32_t i) {
   r->acc.domino_rollbacks += st.domino_rollbacks;
   r->acc.lost_messages += st.lost_messages;
   r->acc.redelivered += st.redelivered;
+  r->acc.rolled_back += st.rolled_back;
   if (!nd->lost_unknown &&
       !r->bank) { /* a crash during recovery loses no more */
     uint32_t *incs = realloc(nd->crash_incs, (st.rsn + 1) * sizeof *incs);
@@ -663,6 +664,7 @@ typedef struct totals {
   uint64_t in_checkpoint, in_recovery;
   uint64_t rollbacks, orphans, orphans_detected, orphans_discarded;
   uint64_t rounds, rolled_back_past, domino, redelivered, snapshots_checked;
+  uint64_t undone;
   uint64_t first_failed_seed, first_failed_step, first_failed_node;
   char error[256];
 } totals;
@@ -689,6 +691,7 @@ static void add_run(totals *t, const run *r, const verdict *v) {
   t->rolled_back_past += r->acc.rolled_back_past;
   t->domino += r->acc.domino_rollbacks;
   t->redelivered += r->acc.redelivered;
+  t->undone += r->acc.rolled_back;
   t->snapshots_checked += v->snapshots_checked;
   if (!v->ok && t->failed++ == 0) {
     t->first_failed_seed = r->o->seed;
@@ -816,6 +819,7 @@ static void report(const sim_opts *o, const totals *t) {
                         json_integer((json_int_t)t->rolled_back_past));
     json_object_set_new(j, "redelivered",
                         json_integer((json_int_t)t->redelivered));
+    json_object_set_new(j, "undone", json_integer((json_int_t)t->undone));
     json_object_set_new(j, "snapshots_checked",
                         json_integer((json_int_t)t->snapshots_checked));
   }
