@@ -885,46 +885,52 @@ static int pick_newest(void *arg, const void *key, size_t klen, const void *val,
   return 0;
 }
 
-int mlog_log_get_checkpoint(mlog_log *log, mlog_log_checkpoint *ckpt) {
+/* Begin reading checkpoints into *ckpt (cleared): a keyed log needs its
+ * key to check them. */
+static int begin_checkpoint_read(mlog_log *log, mlog_log_checkpoint *ckpt,
+                                 mlogi_view **v) {
   if (log == NULL || ckpt == NULL)
     return MLOG_EINVAL;
   memset(ckpt, 0, sizeof *ckpt);
   if (log->keyed && !log->has_key)
     return mlogi_fail(&log->eb, MLOG_ENOKEY,
                       "the log is keyed: give its key to check checkpoints");
+  return mlogi_view_begin(log->st, v, &log->eb);
+}
+
+/* Copy checkpoint record rec (checked) into *ckpt. */
+static int copy_checkpoint(mlog_log *log, const mlog_record *rec,
+                           mlog_log_checkpoint *ckpt) {
+  ckpt->number = rec->ssn;
+  ckpt->covered_lsn = rec->lsn;
+  ckpt->len = rec->payload_len;
+  ckpt->state = malloc(ckpt->len ? ckpt->len : 1);
+  if (ckpt->state == NULL)
+    return mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
+  memcpy(ckpt->state, rec->payload, ckpt->len);
+  return MLOG_OK;
+}
+
+int mlog_log_get_checkpoint(mlog_log *log, mlog_log_checkpoint *ckpt) {
   mlogi_view *v;
-  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  int rc = begin_checkpoint_read(log, ckpt, &v);
   if (rc != MLOG_OK)
     return rc;
   newest_ckpt nc = {.log = log, .v = v};
   rc = mlogi_view_scan(v, MLOGI_DB_CKPT, NULL, 0, pick_newest, &nc);
   if (rc == MLOG_OK && !nc.found)
     rc = MLOG_ENOTFOUND;
-  if (rc == MLOG_OK) {
-    ckpt->number = nc.rec.ssn;
-    ckpt->covered_lsn = nc.rec.lsn;
-    ckpt->skipped = nc.skipped;
-    ckpt->len = nc.rec.payload_len;
-    ckpt->state = malloc(ckpt->len ? ckpt->len : 1);
-    if (ckpt->state == NULL)
-      rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
-    else
-      memcpy(ckpt->state, nc.rec.payload, ckpt->len);
-  }
+  if (rc == MLOG_OK)
+    rc = copy_checkpoint(log, &nc.rec, ckpt);
+  ckpt->skipped = nc.skipped;
   mlogi_view_end(v);
   return rc;
 }
 
 int mlog_log_read_checkpoint(mlog_log *log, uint64_t number,
                              mlog_log_checkpoint *ckpt) {
-  if (log == NULL || ckpt == NULL)
-    return MLOG_EINVAL;
-  memset(ckpt, 0, sizeof *ckpt);
-  if (log->keyed && !log->has_key)
-    return mlogi_fail(&log->eb, MLOG_ENOKEY,
-                      "the log is keyed: give its key to check checkpoints");
   mlogi_view *v;
-  int rc = mlogi_view_begin(log->st, &v, &log->eb);
+  int rc = begin_checkpoint_read(log, ckpt, &v);
   if (rc != MLOG_OK)
     return rc;
   uint8_t key[8];
@@ -935,19 +941,11 @@ int mlog_log_read_checkpoint(mlog_log *log, uint64_t number,
   rc = mlogi_view_get(v, MLOGI_DB_CKPT, key, 8, &val, &vlen);
   if (rc == MLOG_OK)
     rc = check_checkpoint(log, v, key, 8, val, vlen, &rec);
-  if (rc == MLOG_OK) {
-    ckpt->number = number;
-    ckpt->covered_lsn = rec.lsn;
-    ckpt->len = rec.payload_len;
-    ckpt->state = malloc(ckpt->len ? ckpt->len : 1);
-    if (ckpt->state == NULL)
-      rc = mlogi_fail(&log->eb, MLOG_ENOMEM, "out of memory");
-    else
-      memcpy(ckpt->state, rec.payload, ckpt->len);
-  } else if (rc != MLOG_ENOTFOUND) {
+  if (rc == MLOG_OK)
+    rc = copy_checkpoint(log, &rec, ckpt);
+  else if (rc != MLOG_ENOTFOUND)
     mlogi_fail(&log->eb, rc, "checkpoint %llu fails its check",
                (unsigned long long)number);
-  }
   mlogi_view_end(v);
   return rc;
 }

@@ -405,38 +405,22 @@ static int apply_put(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
   return rc;
 }
 
-static int apply_del_below(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
-                           const mlogi_op *op) {
+/* Delete the keys that sort before op->key (below) or from it on. */
+static int apply_del_range(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
+                           const mlogi_op *op, bool below) {
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, dbi[op->db], &cur);
   if (rc != 0)
     return rc;
-  MDB_val k, v;
-  while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
-    size_t n = k.mv_size < op->klen ? k.mv_size : op->klen;
-    int cmp = memcmp(k.mv_data, op->key, n);
-    if (cmp > 0 || (cmp == 0 && k.mv_size >= op->klen))
-      break;
-    rc = inject(st, MLOGI_FAULT_PUT);
-    if (rc == 0)
-      rc = mdb_cursor_del(cur, 0);
-    if (rc != 0)
-      break;
-  }
-  mdb_cursor_close(cur);
-  return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static int apply_del_from(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
-                          const mlogi_op *op) {
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, dbi[op->db], &cur);
-  if (rc != 0)
-    return rc;
-  MDB_val k, v;
   for (;;) {
-    k = (MDB_val){op->klen, (void *)op->key};
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    MDB_val k = {op->klen, (void *)op->key}, v;
+    rc = mdb_cursor_get(cur, &k, &v, below ? MDB_FIRST : MDB_SET_RANGE);
+    if (rc == 0 && below) {
+      size_t n = k.mv_size < op->klen ? k.mv_size : op->klen;
+      int cmp = memcmp(k.mv_data, op->key, n);
+      if (cmp > 0 || (cmp == 0 && k.mv_size >= op->klen))
+        break;
+    }
     if (rc == 0)
       rc = inject(st, MLOGI_FAULT_PUT);
     if (rc == 0)
@@ -464,9 +448,8 @@ static int apply_op(mlogi_store *st, MDB_txn *txn, const MDB_dbi *dbi,
     return rc == MDB_NOTFOUND ? 0 : rc;
   }
   case MLOGI_OP_DEL_BELOW:
-    return apply_del_below(st, txn, dbi, op);
   case MLOGI_OP_DEL_FROM:
-    return apply_del_from(st, txn, dbi, op);
+    return apply_del_range(st, txn, dbi, op, op->kind == MLOGI_OP_DEL_BELOW);
   }
   return EINVAL;
 }

@@ -1060,3 +1060,86 @@ Test(log, truncated_file_opened_read_only_is_torn) {
 Test(log, truncated_file_opened_for_writing_is_torn) {
   open_cut_log(0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints by number (rollbacks and protocol-driven collection)        */
+
+/* Put checkpoint `value` covering what the log holds (keep all); its
+ * number must be `number`. */
+static void put_numbered(mlog_log *log, uint64_t value, uint64_t number) {
+  uint64_t got = 0;
+  int rc = mlog_log_put_checkpoint(log, mlog_log_next_lsn(log) - 1, 0, &value,
+                                   sizeof value, UINT32_MAX, &got);
+  cr_assert_eq(rc, MLOG_OK, "put: %s", mlog_log_errmsg(log));
+  cr_assert_eq(got, number, "checkpoint number %llu, want %llu",
+               (unsigned long long)got, (unsigned long long)number);
+}
+
+static void expect_numbers(mlog_log *log, const uint64_t *want, size_t n) {
+  uint64_t *numbers;
+  size_t count;
+  cr_assert_eq(mlog_log_checkpoint_numbers(log, &numbers, &count), MLOG_OK);
+  cr_assert_eq(count, n, "%zu checkpoints, want %zu", count, n);
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(numbers[i], want[i], "checkpoint %zu is %llu, want %llu", i,
+                 (unsigned long long)numbers[i], (unsigned long long)want[i]);
+  free(numbers);
+}
+
+static uint64_t value_of(mlog_log *log, uint64_t number) {
+  mlog_log_checkpoint ck;
+  int rc = mlog_log_read_checkpoint(log, number, &ck);
+  cr_assert_eq(rc, MLOG_OK, "read %llu: %s", (unsigned long long)number,
+               mlog_log_errmsg(log));
+  cr_assert_eq(ck.number, number);
+  cr_assert_eq(ck.len, sizeof(uint64_t));
+  uint64_t v;
+  memcpy(&v, ck.state, sizeof v);
+  mlog_log_checkpoint_free(&ck);
+  return v;
+}
+
+Test(log, checkpoints_by_number_dropped_after_and_before) {
+  mlog_log *log = create_log(dir);
+  for (uint64_t k = 1; k <= 5; k++) {
+    append_range(log, 3 * k - 2, 3, 16);
+    put_numbered(log, 100 + k, k);
+  }
+  expect_numbers(log, (uint64_t[]){1, 2, 3, 4, 5}, 5);
+  cr_assert_eq(value_of(log, 2), 102);
+  mlog_log_checkpoint ck;
+  cr_assert_eq(mlog_log_read_checkpoint(log, 9, &ck), MLOG_ENOTFOUND);
+
+  /* A rollback to checkpoint 3: 4 and 5 go, the next one is 4 again. */
+  cr_assert_eq(mlog_log_drop_checkpoints_after(log, 3), MLOG_OK);
+  expect_numbers(log, (uint64_t[]){1, 2, 3}, 3);
+  cr_assert_eq(mlog_log_get_checkpoint(log, &ck), MLOG_OK);
+  cr_assert_eq(ck.number, 3);
+  mlog_log_checkpoint_free(&ck);
+  append_range(log, 16, 2, 16);
+  put_numbered(log, 204, 4);
+  cr_assert_eq(value_of(log, 4), 204);
+
+  /* Collection below checkpoint 3: 1 and 2 go with the records 3 covers;
+   * what is left still verifies. */
+  cr_assert_eq(mlog_log_drop_checkpoints_before(log, 3), MLOG_OK);
+  expect_numbers(log, (uint64_t[]){3, 4}, 2);
+  cr_assert_eq(value_of(log, 3), 103);
+  mlog_log_info info = info_of(log);
+  cr_assert_eq(info.first_lsn, 10, "first lsn %llu",
+               (unsigned long long)info.first_lsn);
+  verify_clean(log, 8, 10, 17);
+  cr_assert_eq(mlog_log_drop_checkpoints_before(log, 7), MLOG_ENOTFOUND);
+
+  /* To the initial state: every checkpoint goes. */
+  cr_assert_eq(mlog_log_drop_checkpoints_after(log, 0), MLOG_OK);
+  expect_numbers(log, NULL, 0);
+  cr_assert_eq(mlog_log_get_checkpoint(log, &ck), MLOG_ENOTFOUND);
+  mlog_log_close(log);
+
+  /* Read only: no drop. */
+  log = open_log(dir, MLOG_LOG_RDONLY, NULL);
+  cr_assert_eq(mlog_log_drop_checkpoints_after(log, 0), MLOG_ERDONLY);
+  cr_assert_eq(mlog_log_drop_checkpoints_before(log, 1), MLOG_ERDONLY);
+  mlog_log_close(log);
+}
