@@ -199,6 +199,15 @@ static int decide(mlog_proc *p) {
   size_t len;
   int rc = g->coordinated ? mlogi_snap_decide(p, &line, &len)
                           : mlogi_indep_decide(p, &line, &len);
+  if (rc == MLOG_EPROTO) { /* a malformed answer: ask the others again */
+    p->stats.bad_frames++;
+    for (uint32_t j = 0; j < p->n; j++)
+      if (j != p->id) {
+        free(g->info[j]);
+        g->info[j] = NULL;
+      }
+    return MLOG_OK;
+  }
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "computing the line of round %u", g->round);
   g->line_len = 8 * (size_t)p->n + len;

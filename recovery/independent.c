@@ -168,6 +168,14 @@ static void free_offers(offer *o, uint32_t n) {
   free(o);
 }
 
+/* The initial state sent and received nothing (so the line stops there). */
+static bool initial(const position *ps, uint32_t n) {
+  for (uint32_t j = 0; j < n; j++)
+    if (ps->ch[j].sent != 0 || ps->ch[j].received != 0)
+      return false;
+  return true;
+}
+
 /* Decode one process's positions: codes ascending, the current state last,
  * the initial state first. */
 static int decode_offer(const uint8_t *buf, size_t len, uint32_t n, offer *o) {
@@ -192,7 +200,7 @@ static int decode_offer(const uint8_t *buf, size_t len, uint32_t n, offer *o) {
       ps->ch[j].received = get(&r);
       ps->ch[j].first_kept = get(&r);
     }
-    bool ordered = k == 0          ? ps->code == 1
+    bool ordered = k == 0          ? ps->code == 1 && initial(ps, n)
                    : ps->code == 0 ? k + 1 == count
                                    : ps->code > o->pos[k - 1].code;
     r.bad = r.bad || !ordered;
@@ -210,7 +218,7 @@ static bool resolve_orphans(const offer *o, size_t *at, uint32_t n) {
   for (uint32_t i = 0; i < n; i++)
     for (uint32_t j = 0; j < n; j++)
       while (o[j].pos[at[j]].ch[i].received > o[i].pos[at[i]].ch[j].sent) {
-        at[j]--; /* the initial state received nothing: this stops */
+        at[j]--; /* the initial state received nothing (checked): stops */
         moved = true;
       }
   return moved;
