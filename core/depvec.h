@@ -48,6 +48,13 @@ static inline bool mlogi_interval_less(mlogi_interval a, mlogi_interval b) {
 size_t mlogi_varint_put(uint8_t *out, uint64_t v);
 size_t mlogi_varint_get(const uint8_t *in, size_t len, uint64_t *v);
 
+/* True when buf[0..len) is exactly one varint, then in *v (get takes 0
+ * bytes of an empty buffer: "!= len" alone accepts it, *v unset). */
+static inline bool mlogi_varint_only(const uint8_t *buf, size_t len,
+                                     uint64_t *v) {
+  return len > 0 && mlogi_varint_get(buf, len, v) == len;
+}
+
 /* Encode dv[0..n) into out (MLOGI_DV_MAX_BYTES(n)); returns bytes. */
 size_t mlogi_dv_encode(const mlogi_interval *dv, uint32_t n, uint8_t *out);
 

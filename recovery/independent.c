@@ -284,20 +284,24 @@ static int decode_line(const uint8_t *buf, size_t len, uint32_t n, uint32_t me,
 }
 
 /* Roll back to checkpoint `number` (0: the initial state); the newer ones
- * go. */
+ * go. EPROTO, before anything changed, when there is no such checkpoint (a
+ * line that was not computed from my positions). */
 static int roll_back_to(mlog_proc *p, uint64_t number) {
-  int rc = mlog_log_drop_checkpoints_after(p->log, number);
-  if (rc != MLOG_OK)
-    return rc;
-  mlogi_reset_volatile(p);
-  if (number == 0)
-    return p->app.restore(p->app_arg, NULL, 0)
+  mlog_log_checkpoint ck = {0};
+  int rc = number ? mlog_log_read_checkpoint(p->log, number, &ck) : MLOG_OK;
+  if (rc == MLOG_ENOTFOUND) /* not a line of my positions: change nothing */
+    return MLOG_EPROTO;
+  if (rc == MLOG_OK)
+    rc = mlog_log_drop_checkpoints_after(p->log, number);
+  if (rc == MLOG_OK) {
+    mlogi_reset_volatile(p);
+    if (number == 0)
+      rc = p->app.restore(p->app_arg, NULL, 0)
                ? mlogi_fail(&p->eb, MLOG_EAPP, "the restore callback failed")
                : MLOG_OK;
-  mlog_log_checkpoint ck;
-  rc = mlog_log_read_checkpoint(p->log, number, &ck);
-  if (rc == MLOG_OK)
-    rc = mlogi_state_restore(p, ck.state, ck.len);
+    else
+      rc = mlogi_state_restore(p, ck.state, ck.len);
+  }
   mlog_log_checkpoint_free(&ck);
   return rc;
 }

@@ -262,8 +262,7 @@ int mlogi_kt_start(mlog_proc *p) {
 static int on_request(mlog_proc *p, const mlogi_frame *f) {
   koo_toueg *kt = p->grp->kt;
   uint64_t last_recv;
-  if (mlogi_varint_get(f->payload, f->payload_len, &last_recv) !=
-      f->payload_len) {
+  if (!mlogi_varint_only(f->payload, f->payload_len, &last_recv)) {
     p->stats.bad_frames++;
     return MLOG_OK;
   }

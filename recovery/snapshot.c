@@ -330,7 +330,7 @@ int mlogi_snap_on_marker(mlog_proc *p, uint32_t src, uint64_t ssn,
                          const void *payload, size_t len) {
   snapshots *s = p->grp->snap;
   uint64_t id;
-  if (mlogi_varint_get(payload, len, &id) != len || id == 0)
+  if (!mlogi_varint_only(payload, len, &id) || id == 0)
     return MLOG_EPROTO;
   s->marker = true;
   s->marker_src = src;
@@ -365,7 +365,7 @@ int mlogi_snap_on_done(mlog_proc *p, uint32_t src, uint16_t flags, uint64_t seq,
   snapshots *s = p->grp->snap;
   uint64_t echo;
   /* It completed only snapshots I recorded (it took my markers). */
-  if (mlogi_varint_get(payload, len, &echo) != len || seq > s->recorded) {
+  if (!mlogi_varint_only(payload, len, &echo) || seq > s->recorded) {
     p->stats.bad_frames++;
     return MLOG_OK;
   }

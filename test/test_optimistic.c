@@ -180,194 +180,72 @@ static const mlog_app o_callbacks = {.deliver = o_deliver,
                                      .output = o_output};
 
 /* ------------------------------------------------------------------------ */
-/* The driver                                                               */
+/* The driver (test/simgroup.h)                                             */
 
-typedef struct onode {
-  mlog_proc *p; /* NULL while down */
-  oapp app;
+#define SG_NODE_EXTRA                                                          \
+  oapp app;                                                                    \
   ohist *h;
-  char dir[160];
-  uint32_t flush_ms;
-  uint64_t ckpt_every;
-} onode;
+#define SG_GROUP_EXTRA uint32_t next_id;
+#include "test/simgroup.h"
 
-typedef struct ogroup {
-  uint32_t n;
-  mlog_sim *sim;
-  onode nd[NP];
-  uint32_t next_id;
-} ogroup;
+typedef sg_group ogroup;
 
-static ogroup slots[2];
-static bool slot_used[2];
-
-#define FLAGS (MLOG_PROC_NO_THREADS | MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE)
 #define SLOW_FLUSH 1000 /* ms: no flush within a step-by-step scenario */
 
-static void o_open(ogroup *g, uint32_t i) {
-  onode *nd = &g->nd[i];
-  cr_assert_null(nd->p);
+static void release_all(void) {
+  sg_release_all();
+}
+
+static void *o_prepare(sg_group *g, uint32_t i, mlog_proc_config *cfg) {
+  sg_node *nd = &g->nd[i];
+  (void)cfg;
   memset(&nd->app, 0, sizeof nd->app);
   memset(&nd->app.st, 0xa5, sizeof nd->app.st); /* garbage until restore */
   nd->app.id = i;
   nd->app.h = nd->h;
-  mlog_proc_config cfg = {.dirpath = nd->dir,
-                          .id = i,
-                          .group_size = g->n,
-                          .protocol = "optimistic-receiver",
-                          .ckpt_every_deliveries = nd->ckpt_every,
-                          .transport = &mlog_sim_ops,
-                          .transport_config = g->sim,
-                          .flags = FLAGS,
-                          .flush_ms = nd->flush_ms};
-  int rc = mlog_proc_open(&cfg, &o_callbacks, &nd->app, &nd->p);
-  cr_assert_eq(rc, MLOG_OK, "open process %u: %s: %s", i, mlog_errname(rc),
-               mlog_proc_errmsg(NULL));
+  return &nd->app;
+}
+
+static void o_release(sg_group *g, uint32_t i) {
+  free(g->nd[i].h);
+  g->nd[i].h = NULL;
 }
 
 /* A group of n on a sim with delays min..max ms (min == max: fixed, so
- * that the order of arrivals follows the order of sends). */
+ * that the order of arrivals follows the order of sends); every process
+ * flushes every SLOW_FLUSH ms unless the test sets its cfg.flush_ms. */
 static ogroup *o_new(uint32_t n, uint64_t seed, uint32_t min_delay,
                      uint32_t max_delay, uint32_t drop, const char *sub) {
-  ogroup *g = NULL;
-  for (int k = 0; k < 2 && g == NULL; k++)
-    if (!slot_used[k]) {
-      slot_used[k] = true;
-      g = &slots[k];
-    }
-  cr_assert_not_null(g, "no free group slot");
-  memset(g, 0, sizeof *g);
-  g->n = n;
-  mlog_sim_options so = {.seed = seed,
-                         .procs = n,
-                         .min_delay_ms = min_delay,
-                         .max_delay_ms = max_delay,
-                         .drop_percent = drop};
-  cr_assert_eq(mlog_sim_create(&so, &g->sim), MLOG_OK);
-  char base[128];
-  tu_path(base, sizeof base, dir, sub);
-  cr_assert_eq(mkdir(base, 0755), 0, "mkdir %s: %s", base, strerror(errno));
+  sg_options o = {.n = n,
+                  .seed = seed,
+                  .min_delay = min_delay,
+                  .max_delay = max_delay,
+                  .drop_percent = drop};
+  sg_hooks hooks = {.protocol = "optimistic-receiver",
+                    .callbacks = &o_callbacks,
+                    .prepare = o_prepare,
+                    .release = o_release};
+  ogroup *g = sg_new(dir, sub, &o, &hooks);
   for (uint32_t i = 0; i < n; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "p%u", i);
-    tu_path(g->nd[i].dir, sizeof g->nd[i].dir, base, name);
     g->nd[i].h = calloc(1, sizeof(ohist));
     cr_assert_not_null(g->nd[i].h);
-    g->nd[i].flush_ms = SLOW_FLUSH;
+    g->nd[i].cfg.flush_ms = SLOW_FLUSH;
   }
   return g;
-}
-
-static void o_start(ogroup *g) {
-  for (uint32_t i = 0; i < g->n; i++)
-    o_open(g, i);
-}
-
-static void o_free(ogroup *g) {
-  for (uint32_t i = 0; i < g->n; i++) {
-    mlog_proc_close(g->nd[i].p);
-    g->nd[i].p = NULL;
-    free(g->nd[i].h);
-    g->nd[i].h = NULL;
-  }
-  mlog_sim_destroy(g->sim);
-  g->sim = NULL;
-  for (int k = 0; k < 2; k++)
-    if (g == &slots[k])
-      slot_used[k] = false;
-}
-
-static void release_all(void) {
-  for (int k = 0; k < 2; k++)
-    if (slot_used[k])
-      o_free(&slots[k]);
-}
-
-static void o_poll(ogroup *g, uint32_t i) {
-  mlog_proc *p = g->nd[i].p;
-  if (p == NULL)
-    return;
-  int rc = mlog_proc_poll(p, 0);
-  cr_assert_geq(rc, 0, "process %u: poll: %s: %s", i, mlog_errname(-rc),
-                mlog_proc_errmsg(p));
-}
-
-/* Move one frame and poll its receiver unless it is in `hold` (a bit per
- * process: its inbox keeps the frame until it is polled). */
-static uint32_t o_step(ogroup *g, unsigned hold) {
-  uint32_t dst;
-  int rc = mlog_sim_step(g->sim, &dst);
-  cr_assert_eq(rc, MLOG_OK, "a frame is in flight (%s)", mlog_errname(rc));
-  cr_assert_lt(dst, g->n);
-  if (!(hold & (1u << dst)))
-    o_poll(g, dst);
-  return dst;
-}
-
-/* Step until a frame reaches `want` (polled unless held); returns the
- * frames moved. */
-static unsigned o_step_until(ogroup *g, uint32_t want, unsigned hold) {
-  for (unsigned k = 1; k <= 64; k++)
-    if (o_step(g, hold) == want)
-      return k;
-  cr_assert_fail("no frame reached process %u", want);
-  return 0;
-}
-
-/* Run until nothing moves for 2 s of virtual time (past every flush_ms and
- * resend timeout): everything delivered, persisted and committed. */
-static void o_settle(ogroup *g) {
-  int idle = 0;
-  for (int r = 0; r < 20000 && idle < 40; r++) {
-    bool moved = false;
-    uint32_t dst;
-    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK; k++) {
-      o_poll(g, dst);
-      moved = true;
-    }
-    mlog_sim_advance(g->sim, 50);
-    for (uint32_t i = 0; i < g->n; i++)
-      o_poll(g, i);
-    idle = !moved && mlog_sim_pending(g->sim) == 0 ? idle + 1 : 0;
-  }
-  if (idle >= 40)
-    return;
-  char why[512] = "";
-  size_t at = 0;
-  for (uint32_t i = 0; i < g->n && g->nd[i].p; i++) {
-    mlog_proc_stats st;
-    mlog_proc_get_stats(g->nd[i].p, &st);
-    at += (size_t)snprintf(why + at, sizeof why - at,
-                           " P%u: rsn %llu committed %llu duplicates %llu;", i,
-                           (unsigned long long)st.rsn,
-                           (unsigned long long)st.committed_rsn,
-                           (unsigned long long)st.duplicates);
-    if (at >= sizeof why)
-      break;
-  }
-  cr_assert_fail("no quiescence (frames still move after %llu ms):%s",
-                 (unsigned long long)mlog_sim_now(g->sim), why);
 }
 
 /* Make every process flush now, so that its next flush is SLOW_FLUSH ms
  * away: deliveries in the next steps stay unpersisted. */
 static void o_sync_flush(ogroup *g) {
-  o_settle(g);
+  sg_settle(g);
   mlog_sim_advance(g->sim, SLOW_FLUSH);
   for (uint32_t i = 0; i < g->n; i++)
-    o_poll(g, i);
-  o_settle(g);
+    sg_poll(g, i);
+  sg_settle(g);
   mlog_sim_advance(g->sim, SLOW_FLUSH);
   for (uint32_t i = 0; i < g->n; i++)
-    o_poll(g, i);
+    sg_poll(g, i);
   cr_assert_eq(mlog_sim_pending(g->sim), 0u, "quiet after the flush");
-}
-
-static mlog_proc_stats o_stats(ogroup *g, uint32_t i) {
-  cr_assert_not_null(g->nd[i].p, "process %u is up", i);
-  mlog_proc_stats st;
-  mlog_proc_get_stats(g->nd[i].p, &st);
-  return st;
 }
 
 /* A message from i (outside any handler) to route[0], then route[1]... */
@@ -384,26 +262,12 @@ static uint32_t o_send(ogroup *g, uint32_t i, const uint8_t *route, size_t hops,
   return m.id;
 }
 
-static void o_crash(ogroup *g, uint32_t i) {
-  mlog_sim_crash(g->sim, i);
-  mlog_proc_close(g->nd[i].p);
-  g->nd[i].p = NULL;
-}
-
-/* Frames waiting in i's outbox to j (sent, not acknowledged). */
-static unsigned outbox(ogroup *g, uint32_t i, uint32_t j) {
-  unsigned k = 0;
-  for (const outmsg *m = g->nd[i].p->ch[j].out_head; m; m = m->next)
-    k++;
-  return k;
-}
-
 /* The final history of process i holds interval (inc, rsn) created by
  * message id. */
 static bool in_history(ogroup *g, uint32_t i, uint32_t inc, uint64_t rsn,
                        uint32_t id) {
   const ohist *h = g->nd[i].h;
-  uint64_t last = o_stats(g, i).rsn;
+  uint64_t last = sg_stats(g, i).rsn;
   if (rsn == 0)
     return true; /* the initial state */
   return rsn <= last && h->set[rsn] && h->inc_at[rsn] == inc &&
@@ -416,8 +280,8 @@ static bool in_history(ogroup *g, uint32_t i, uint32_t inc, uint64_t rsn,
  * made in a state of its final history, and every output of its final
  * history was released; everything is committed. */
 static void o_check(ogroup *g, uint32_t i, const uint32_t *want, size_t nwant) {
-  onode *nd = &g->nd[i];
-  mlog_proc_stats st = o_stats(g, i);
+  sg_node *nd = &g->nd[i];
+  mlog_proc_stats st = sg_stats(g, i);
   cr_assert_eq(st.committed_rsn, st.rsn,
                "process %u: committed %llu of %llu after convergence", i,
                (unsigned long long)st.committed_rsn,
@@ -463,7 +327,7 @@ static void o_check(ogroup *g, uint32_t i, const uint32_t *want, size_t nwant) {
 /* Outputs of process i's final history that were released (one output per
  * delivery of a message with out set: all of them in the tests using it). */
 static void o_check_all_released(ogroup *g, uint32_t i) {
-  uint64_t last = o_stats(g, i).rsn;
+  uint64_t last = sg_stats(g, i).rsn;
   const ohist *h = g->nd[i].h;
   for (uint64_t rsn = 1; rsn <= last; rsn++) {
     bool found = false;
@@ -479,8 +343,8 @@ static void o_check_all_released(ogroup *g, uint32_t i) {
 
 Test(optimistic, crash_between_delivery_and_flush_loses_nothing) {
   ogroup *g = o_new(2, 1, 10, 10, 0, "g");
-  o_start(g);
-  o_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1};
   uint32_t ids[8];
   size_t nid = 0;
@@ -488,29 +352,29 @@ Test(optimistic, crash_between_delivery_and_flush_loses_nothing) {
   ids[nid++] = o_send(g, 0, to1, 1, false);
   ids[nid++] = o_send(g, 0, to1, 1, false);
   o_sync_flush(g);
-  cr_assert_eq(o_stats(g, 1).committed_rsn, 2u, "P1 committed its first two");
-  cr_assert_eq(outbox(g, 0, 1), 0u, "P0 dropped the acknowledged ones");
+  cr_assert_eq(sg_stats(g, 1).committed_rsn, 2u, "P1 committed its first two");
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "P0 dropped the acknowledged ones");
   /* Five more, delivered but not persisted. */
   for (int k = 0; k < 5; k++)
     ids[nid++] = o_send(g, 0, to1, 1, false);
   for (int k = 0; k < 5; k++)
-    cr_assert_eq(o_step(g, 0), 1u);
-  mlog_proc_stats before = o_stats(g, 1);
+    cr_assert_eq(sg_step(g, 0), 1u);
+  mlog_proc_stats before = sg_stats(g, 1);
   cr_assert_eq(before.rsn, 7u, "P1 delivered all seven");
   cr_assert_eq(g->nd[1].app.st.count, 7u);
   cr_assert_eq(before.committed_rsn, 2u, "the last five are not stable");
-  cr_assert_eq(outbox(g, 0, 1), 5u,
+  cr_assert_eq(sg_outbox(g, 0, 1), 5u,
                "P0 keeps the five P1 has not acknowledged");
-  o_crash(g, 1);
-  o_open(g, 1);
-  mlog_proc_stats st = o_stats(g, 1);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  mlog_proc_stats st = sg_stats(g, 1);
   cr_assert(st.recovered, "P1 recovered its log");
   cr_assert_eq(st.incarnation, 1u, "a new incarnation");
   cr_assert_eq(st.replayed, 2u, "the two persisted deliveries replayed");
   cr_assert_eq(st.rsn, 2u, "the unpersisted tail is lost");
   cr_assert_eq(g->nd[1].app.st.count, 2u);
-  o_settle(g);
-  st = o_stats(g, 1);
+  sg_settle(g);
+  st = sg_stats(g, 1);
   cr_assert_eq(st.delivered, 5u, "the five lost ones were received again");
   cr_assert_eq(st.rollbacks, 0u);
   for (uint32_t k = 0; k < nid; k++)
@@ -521,8 +385,8 @@ Test(optimistic, crash_between_delivery_and_flush_loses_nothing) {
   o_check(g, 1, ids, nid);
   uint32_t none[1];
   o_check(g, 0, none, 0);
-  cr_assert_eq(outbox(g, 0, 1), 0u, "everything acknowledged in the end");
-  o_free(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "everything acknowledged in the end");
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -530,8 +394,8 @@ Test(optimistic, crash_between_delivery_and_flush_loses_nothing) {
 
 Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
   ogroup *g = o_new(3, 2, 10, 10, 0, "g");
-  o_start(g);
-  o_settle(g);
+  sg_start(g);
+  sg_settle(g);
   uint32_t want1[4], want2[4];
   size_t n1 = 0, n2 = 0;
   const uint8_t to1[] = {1}, via1to2[] = {1, 2};
@@ -542,18 +406,18 @@ Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
   uint32_t m1 = o_send(g, 0, via1to2, 2, true);
   want1[n1++] = m1;
   want2[n2++] = m1 + HOP;
-  cr_assert_eq(o_step(g, 0), 1u, "m1 reaches P1");
-  cr_assert_eq(o_step(g, 0), 2u, "m2 reaches P2");
-  cr_assert_eq(o_stats(g, 2).rsn, 1u, "P2 delivered m2");
+  cr_assert_eq(sg_step(g, 0), 1u, "m1 reaches P1");
+  cr_assert_eq(sg_step(g, 0), 2u, "m2 reaches P2");
+  cr_assert_eq(sg_stats(g, 2).rsn, 1u, "P2 delivered m2");
   cr_assert_eq(g->nd[2].app.outputs, 0u,
                "P2's output waits: its state depends on P1's unstable "
                "interval");
   cr_assert_eq(g->nd[1].app.outputs, 1u, "P1's second output waits too");
-  o_crash(g, 1);
-  o_open(g, 1);
-  cr_assert_eq(o_stats(g, 1).rsn, 1u, "P1 lost m1's interval");
-  o_settle(g);
-  mlog_proc_stats s2 = o_stats(g, 2);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  cr_assert_eq(sg_stats(g, 1).rsn, 1u, "P1 lost m1's interval");
+  sg_settle(g);
+  mlog_proc_stats s2 = sg_stats(g, 2);
   cr_assert_eq(s2.rollbacks, 1u, "P2 rolled back once (%llu)",
                (unsigned long long)s2.rollbacks);
   cr_assert_geq(s2.rolled_back, 1u, "P2 undid m2's interval");
@@ -562,8 +426,8 @@ Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
                "m2 was delivered again in the new incarnation");
   cr_assert_eq(g->nd[2].h->calls[m1 + HOP], 2u,
                "m2 ran twice: the orphan and the regenerated one");
-  cr_assert_eq(o_stats(g, 0).rollbacks, 0u);
-  cr_assert_eq(o_stats(g, 1).rollbacks, 0u,
+  cr_assert_eq(sg_stats(g, 0).rollbacks, 0u);
+  cr_assert_eq(sg_stats(g, 1).rollbacks, 0u,
                "the crashed process just "
                "recovered");
   o_check(g, 1, want1, n1);
@@ -573,7 +437,7 @@ Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
   cr_assert_eq(g->nd[2].h->nrel, 1u,
                "P2 released one output, never the "
                "orphan's");
-  o_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -581,8 +445,8 @@ Test(optimistic, orphan_rolls_back_and_outputs_stay_committed) {
 
 Test(optimistic, cascade_of_two_rollbacks) {
   ogroup *g = o_new(4, 3, 10, 10, 0, "g");
-  o_start(g);
-  o_settle(g);
+  sg_start(g);
+  sg_settle(g);
   uint32_t w1[4], w2[4], w3[4];
   size_t n1 = 0, n2 = 0, n3 = 0;
   const uint8_t to1[] = {1}, chain[] = {1, 2, 3};
@@ -592,21 +456,21 @@ Test(optimistic, cascade_of_two_rollbacks) {
   w1[n1++] = m;
   w2[n2++] = m + HOP;
   w3[n3++] = m + 2 * HOP;
-  cr_assert_eq(o_step(g, 0), 1u);
-  cr_assert_eq(o_step(g, 0), 2u);
-  cr_assert_eq(o_step(g, 0), 3u);
-  cr_assert_eq(o_stats(g, 3).rsn, 1u, "P3 delivered the chain's end");
-  o_crash(g, 1);
-  o_open(g, 1);
-  o_settle(g);
-  mlog_proc_stats s2 = o_stats(g, 2), s3 = o_stats(g, 3);
+  cr_assert_eq(sg_step(g, 0), 1u);
+  cr_assert_eq(sg_step(g, 0), 2u);
+  cr_assert_eq(sg_step(g, 0), 3u);
+  cr_assert_eq(sg_stats(g, 3).rsn, 1u, "P3 delivered the chain's end");
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  sg_settle(g);
+  mlog_proc_stats s2 = sg_stats(g, 2), s3 = sg_stats(g, 3);
   cr_assert_eq(s2.rollbacks, 1u, "P2 rolled back once (%llu)",
                (unsigned long long)s2.rollbacks);
   cr_assert_eq(s3.rollbacks, 1u, "P3 rolled back once (%llu)",
                (unsigned long long)s3.rollbacks);
   cr_assert_geq(s2.rolled_back, 1u);
   cr_assert_geq(s3.rolled_back, 1u);
-  cr_assert_eq(o_stats(g, 0).rollbacks, 0u);
+  cr_assert_eq(sg_stats(g, 0).rollbacks, 0u);
   cr_assert_eq(g->nd[3].h->calls[m + 2 * HOP], 2u,
                "the chain's end ran as an orphan, then once more");
   o_check(g, 1, w1, n1);
@@ -614,7 +478,7 @@ Test(optimistic, cascade_of_two_rollbacks) {
   o_check(g, 3, w3, n3);
   for (uint32_t i = 1; i < 4; i++)
     o_check_all_released(g, i);
-  o_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -626,8 +490,8 @@ Test(optimistic, cascade_of_two_rollbacks) {
  * arrives instead. */
 Test(optimistic, late_message_of_a_lost_interval_is_discarded) {
   ogroup *g = o_new(4, 4, 10, 10, 0, "g");
-  o_start(g);
-  o_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1}, route[] = {1, 3, 2};
   uint32_t w1[4], w2[4], w3[4];
   size_t n1 = 0, n2 = 0, n3 = 0;
@@ -638,27 +502,27 @@ Test(optimistic, late_message_of_a_lost_interval_is_discarded) {
   w1[n1++] = m;
   w3[n3++] = m2;
   w2[n2++] = m3;
-  cr_assert_eq(o_step(g, 0), 1u, "m1 reaches P1, which sends m2");
-  cr_assert_eq(o_step(g, 1u << 3), 3u, "m2 waits in P3's inbox");
-  o_crash(g, 1);
-  o_open(g, 1); /* its announcements leave now */
+  cr_assert_eq(sg_step(g, 0), 1u, "m1 reaches P1, which sends m2");
+  cr_assert_eq(sg_step(g, 1u << 3), 3u, "m2 waits in P3's inbox");
+  sg_crash(g, 1);
+  sg_open(g, 1); /* its announcements leave now */
   mlog_sim_advance(g->sim, 1);
-  o_poll(g, 3); /* P3 delivers m2, m3 leaves 1 ms after them */
-  cr_assert_eq(o_stats(g, 3).rsn, 1u, "P3 delivered m2");
-  cr_assert_eq(o_stats(g, 2).orphans_discarded, 0u);
-  o_settle(g);
-  mlog_proc_stats s2 = o_stats(g, 2);
+  sg_poll(g, 3); /* P3 delivers m2, m3 leaves 1 ms after them */
+  cr_assert_eq(sg_stats(g, 3).rsn, 1u, "P3 delivered m2");
+  cr_assert_eq(sg_stats(g, 2).orphans_discarded, 0u);
+  sg_settle(g);
+  mlog_proc_stats s2 = sg_stats(g, 2);
   cr_assert_geq(s2.orphans_discarded, 1u,
                 "P2 discarded the late orphan m3 (%llu)",
                 (unsigned long long)s2.orphans_discarded);
   cr_assert_eq(s2.rollbacks, 0u, "P2 never depended on the lost interval");
   cr_assert_eq(g->nd[2].h->calls[m3], 1u,
                "P2 ran m3 once: the regenerated one, never the orphan");
-  cr_assert_eq(o_stats(g, 3).rollbacks, 1u, "P3 was an orphan");
+  cr_assert_eq(sg_stats(g, 3).rollbacks, 1u, "P3 was an orphan");
   o_check(g, 1, w1, n1);
   o_check(g, 2, w2, n2);
   o_check(g, 3, w3, n3);
-  o_free(g);
+  sg_free(g);
 }
 
 /* Direct: P1's frame from the lost interval and P1's announcement are in
@@ -667,8 +531,8 @@ Test(optimistic, late_message_of_a_lost_interval_is_discarded) {
  * dropped, never delivered, and the regenerated one takes its ssn. */
 Test(optimistic, lost_frame_received_with_the_announcement_is_dropped) {
   ogroup *g = o_new(3, 5, 10, 10, 0, "g");
-  o_start(g);
-  o_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1}, route[] = {1, 2};
   uint32_t w1[4], w2[4];
   size_t n1 = 0, n2 = 0;
@@ -677,22 +541,22 @@ Test(optimistic, lost_frame_received_with_the_announcement_is_dropped) {
   uint32_t m = o_send(g, 0, route, 2, false);
   w1[n1++] = m;
   w2[n2++] = m + HOP;
-  cr_assert_eq(o_step(g, 0), 1u);
-  cr_assert_eq(o_step(g, 1u << 2), 2u, "m2 waits in P2's inbox");
-  o_crash(g, 1);
-  o_open(g, 1);
-  o_step_until(g, 2, 1u << 2); /* P1's hello joins m2 */
-  o_poll(g, 2);
+  cr_assert_eq(sg_step(g, 0), 1u);
+  cr_assert_eq(sg_step(g, 1u << 2), 2u, "m2 waits in P2's inbox");
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  sg_step_until(g, 2, 1u << 2); /* P1's hello joins m2 */
+  sg_poll(g, 2);
   cr_assert_eq(g->nd[2].h->calls[m + HOP], 0u,
                "P2 did not deliver the frame of the lost interval");
-  cr_assert_eq(o_stats(g, 2).rsn, 0u);
-  o_settle(g);
+  cr_assert_eq(sg_stats(g, 2).rsn, 0u);
+  sg_settle(g);
   cr_assert_eq(g->nd[2].h->calls[m + HOP], 1u,
                "P2 delivered the regenerated message once");
-  cr_assert_eq(o_stats(g, 2).rollbacks, 0u);
+  cr_assert_eq(sg_stats(g, 2).rollbacks, 0u);
   o_check(g, 1, w1, n1);
   o_check(g, 2, w2, n2);
-  o_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -700,9 +564,9 @@ Test(optimistic, lost_frame_received_with_the_announcement_is_dropped) {
 
 Test(optimistic, output_waits_for_the_stability_of_what_it_depends_on) {
   ogroup *g = o_new(3, 6, 10, 10, 0, "g");
-  g->nd[1].flush_ms = 5; /* P1 persists promptly: only P0 lags */
-  o_start(g);
-  o_settle(g);
+  g->nd[1].cfg.flush_ms = 5; /* P1 persists promptly: only P0 lags */
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to0[] = {0}, route[] = {0, 1};
   uint32_t w0[4], w1[4];
   size_t n0 = 0, n1 = 0;
@@ -712,19 +576,19 @@ Test(optimistic, output_waits_for_the_stability_of_what_it_depends_on) {
   uint32_t m = o_send(g, 2, route, 2, true);
   w0[n0++] = m;
   w1[n1++] = m + HOP;
-  cr_assert_eq(o_step(g, 0), 0u);
-  cr_assert_eq(o_step(g, 0), 1u);
+  cr_assert_eq(sg_step(g, 0), 0u);
+  cr_assert_eq(sg_step(g, 0), 1u);
   /* Time passes, P1 persists and polls; P0 is never polled. */
   for (int k = 0; k < 30; k++) {
     mlog_sim_advance(g->sim, 20);
     uint32_t dst;
     while (mlog_sim_step(g->sim, &dst) == MLOG_OK)
       if (dst != 0)
-        o_poll(g, dst);
-    o_poll(g, 1);
-    o_poll(g, 2);
+        sg_poll(g, dst);
+    sg_poll(g, 1);
+    sg_poll(g, 2);
   }
-  mlog_proc_stats s1 = o_stats(g, 1);
+  mlog_proc_stats s1 = sg_stats(g, 1);
   cr_assert_eq(s1.rsn, 1u);
   cr_assert_eq(s1.committed_rsn, 0u,
                "P1's state depends on P0's unstable interval");
@@ -732,18 +596,18 @@ Test(optimistic, output_waits_for_the_stability_of_what_it_depends_on) {
                "the output is held while P0's interval is not stable");
   cr_assert_eq(g->nd[0].app.outputs, 0u, "P0 made none");
   /* P0 persists; its status reaches P1. */
-  o_settle(g);
-  s1 = o_stats(g, 1);
+  sg_settle(g);
+  s1 = sg_stats(g, 1);
   cr_assert_eq(s1.committed_rsn, 1u, "committed once P0 is stable");
   cr_assert_eq(g->nd[1].app.outputs, 1u, "the output left once");
   cr_assert_eq(g->nd[1].h->nrel, 1u);
   cr_assert_eq(g->nd[1].h->rel_seq[0], 1u, "output seq 1");
   cr_assert_eq(g->nd[1].h->rel[0].id, m + HOP, "made by m's delivery");
   cr_assert_eq(g->nd[1].h->rel[0].rsn, 1u);
-  cr_assert_eq(s1.rollbacks + o_stats(g, 0).rollbacks, 0u);
+  cr_assert_eq(s1.rollbacks + sg_stats(g, 0).rollbacks, 0u);
   o_check(g, 0, w0, n0);
   o_check(g, 1, w1, n1);
-  o_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -751,9 +615,9 @@ Test(optimistic, output_waits_for_the_stability_of_what_it_depends_on) {
 
 Test(optimistic, spontaneous_send_from_rolled_back_state_delivered_once) {
   ogroup *g = o_new(3, 7, 10, 10, 0, "g");
-  g->nd[1].flush_ms = 5;
-  o_start(g);
-  o_settle(g);
+  g->nd[1].cfg.flush_ms = 5;
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to0[] = {0}, route[] = {0, 1}, to2[] = {2};
   uint32_t w0[4], w1[4], w2[4];
   size_t n0 = 0, n1 = 0, n2 = 0;
@@ -762,33 +626,33 @@ Test(optimistic, spontaneous_send_from_rolled_back_state_delivered_once) {
   uint32_t m = o_send(g, 2, route, 2, false);
   w0[n0++] = m;
   w1[n1++] = m + HOP;
-  cr_assert_eq(o_step(g, 0), 0u, "P0 delivers m (not persisted)");
-  cr_assert_eq(o_step(g, 0), 1u, "P1 delivers m1, depending on it");
-  cr_assert_eq(o_stats(g, 1).committed_rsn, 0u, "P1 is not committed");
+  cr_assert_eq(sg_step(g, 0), 0u, "P0 delivers m (not persisted)");
+  cr_assert_eq(sg_step(g, 0), 1u, "P1 delivers m1, depending on it");
+  cr_assert_eq(sg_stats(g, 1).committed_rsn, 0u, "P1 is not committed");
   /* The input from outside, in P1's uncommitted state. */
   uint32_t s = o_send(g, 1, to2, 1, false);
   w2[n2++] = s;
   for (int k = 0; k < 16 && g->nd[2].h->calls[s] == 0; k++)
-    (void)o_step(g, 0); /* P1's statuses travel too */
+    (void)sg_step(g, 0); /* P1's statuses travel too */
   cr_assert_eq(g->nd[2].h->calls[s], 1u, "P2 delivered it");
-  cr_assert_eq(o_stats(g, 0).rsn, 2u, "P0 has not crashed yet");
-  o_crash(g, 0);
-  o_open(g, 0);
-  cr_assert_eq(o_stats(g, 0).rsn, 1u, "P0 lost m's interval");
-  o_settle(g);
-  mlog_proc_stats s1 = o_stats(g, 1);
+  cr_assert_eq(sg_stats(g, 0).rsn, 2u, "P0 has not crashed yet");
+  sg_crash(g, 0);
+  sg_open(g, 0);
+  cr_assert_eq(sg_stats(g, 0).rsn, 1u, "P0 lost m's interval");
+  sg_settle(g);
+  mlog_proc_stats s1 = sg_stats(g, 1);
   cr_assert_eq(s1.rollbacks, 1u,
                "P1 rolled back the spontaneous send's "
                "state");
   cr_assert_geq(s1.rolled_back, 1u);
-  cr_assert_eq(o_stats(g, 2).rollbacks, 1u,
+  cr_assert_eq(sg_stats(g, 2).rollbacks, 1u,
                "P2 depended on the lost interval through the send");
   cr_assert_eq(g->nd[2].h->calls[s], 2u,
                "the send ran as an orphan, then once more");
   o_check(g, 0, w0, n0);
   o_check(g, 1, w1, n1);
   o_check(g, 2, w2, n2);
-  o_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -803,10 +667,10 @@ typedef struct outcome {
 static outcome run_random(uint64_t seed, const char *sub) {
   ogroup *g = o_new(4, seed, 1, 60, 0, sub);
   for (uint32_t i = 0; i < 4; i++)
-    g->nd[i].flush_ms = 30 + 20 * i;
-  g->nd[2].ckpt_every = 3;
-  o_start(g);
-  o_settle(g);
+    g->nd[i].cfg.flush_ms = 30 + 20 * i;
+  g->nd[2].cfg.ckpt_every_deliveries = 3;
+  sg_start(g);
+  sg_settle(g);
   uint32_t crashed = NP, down_steps = 0;
   for (int j = 0; j < 30; j++) {
     uint32_t i = (uint32_t)(mlog_sim_random(g->sim) % 4);
@@ -827,24 +691,24 @@ static outcome run_random(uint64_t seed, const char *sub) {
         mlog_sim_advance(g->sim, 10);
         break;
       }
-      o_poll(g, dst);
+      sg_poll(g, dst);
     }
     if (j == 12) {
       crashed = 1 + (uint32_t)(mlog_sim_random(g->sim) % 3);
-      o_crash(g, crashed);
+      sg_crash(g, crashed);
       down_steps = 3;
     } else if (crashed < NP && g->nd[crashed].p == NULL && down_steps-- == 0) {
-      o_open(g, crashed);
+      sg_open(g, crashed);
     }
   }
   if (crashed < NP && g->nd[crashed].p == NULL)
-    o_open(g, crashed);
-  o_settle(g);
+    sg_open(g, crashed);
+  sg_settle(g);
   outcome oc;
   memset(&oc, 0, sizeof oc);
   uint64_t total = 0;
   for (uint32_t i = 0; i < 4; i++) {
-    oc.st[i] = o_stats(g, i);
+    oc.st[i] = sg_stats(g, i);
     oc.st[i].recovery_us = 0; /* wall-clock time */
     oc.hash[i] = g->nd[i].app.st.hash;
     cr_assert_eq(oc.st[i].committed_rsn, oc.st[i].rsn,
@@ -877,7 +741,7 @@ static outcome run_random(uint64_t seed, const char *sub) {
       hops_total += g->nd[i].app.st.applied[id];
   cr_assert_eq(hops_total, total);
   oc.vtime = mlog_sim_now(g->sim);
-  o_free(g);
+  sg_free(g);
   return oc;
 }
 
@@ -922,32 +786,32 @@ Test(optimistic, same_seed_same_run) {
  * acknowledged, and its sender resends it forever. */
 Test(optimistic, last_delivery_of_a_burst_becomes_stable) {
   ogroup *g = o_new(2, 8, 10, 10, 0, "g");
-  g->nd[1].flush_ms = 5;
-  o_start(g);
-  o_settle(g);
+  g->nd[1].cfg.flush_ms = 5;
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1};
   uint32_t id = o_send(g, 0, to1, 1, true);
-  cr_assert_eq(o_step(g, 0), 1u);
+  cr_assert_eq(sg_step(g, 0), 1u);
   for (int k = 0; k < 40; k++) { /* 2 s: flushes and resends */
     mlog_sim_advance(g->sim, 50);
     uint32_t dst;
     while (mlog_sim_step(g->sim, &dst) == MLOG_OK)
-      o_poll(g, dst);
-    o_poll(g, 0);
-    o_poll(g, 1);
+      sg_poll(g, dst);
+    sg_poll(g, 0);
+    sg_poll(g, 1);
   }
-  mlog_proc_stats s1 = o_stats(g, 1);
+  mlog_proc_stats s1 = sg_stats(g, 1);
   cr_assert_eq(s1.rsn, 1u);
   cr_assert_eq(s1.committed_rsn, 1u,
                "P1's only delivery depends on nothing but its own log, "
                "which it flushed: committed (got %llu)",
                (unsigned long long)s1.committed_rsn);
   cr_assert_eq(g->nd[1].app.outputs, 1u, "its output was released");
-  cr_assert_eq(outbox(g, 0, 1), 0u, "P0's message was acknowledged");
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "P0's message was acknowledged");
   cr_assert_eq(s1.duplicates, 0u, "and not resent (%llu duplicates)",
                (unsigned long long)s1.duplicates);
   cr_assert_eq(g->nd[1].h->calls[id], 1u);
-  o_free(g);
+  sg_free(g);
 }
 
 /* A process that crashes before its logger wrote anything (empty log) must
@@ -958,28 +822,28 @@ Test(optimistic, last_delivery_of_a_burst_becomes_stable) {
  * would be dropped as a duplicate: an orphan surviving for good. */
 Test(optimistic, crash_with_an_empty_log_still_ends_the_incarnation) {
   ogroup *g = o_new(4, 9, 10, 10, 0, "g");
-  o_start(g);
+  sg_start(g);
   o_sync_flush(g);
   const uint8_t route[] = {1, 3}, to1[] = {1};
   uint32_t a = o_send(g, 0, route, 2, false);
-  cr_assert_eq(o_step(g, 0), 1u, "a reaches P1, which sends x");
-  cr_assert_eq(o_step(g, 0), 3u, "x reaches P3");
-  cr_assert_eq(o_stats(g, 3).rsn, 1u);
-  o_crash(g, 1);
-  o_open(g, 1);
+  cr_assert_eq(sg_step(g, 0), 1u, "a reaches P1, which sends x");
+  cr_assert_eq(sg_step(g, 0), 3u, "x reaches P3");
+  cr_assert_eq(sg_stats(g, 3).rsn, 1u);
+  sg_crash(g, 1);
+  sg_open(g, 1);
   uint32_t b = o_send(g, 2, to1, 1, false); /* arrives before a's resend */
-  o_settle(g);
-  mlog_proc_stats s1 = o_stats(g, 1);
+  sg_settle(g);
+  mlog_proc_stats s1 = sg_stats(g, 1);
   cr_assert_geq(s1.incarnation, 1u,
                 "P1 started a new incarnation after losing (0,1)");
   cr_assert_eq(g->nd[1].h->id_at[1], b, "b made P1's rsn 1 this time");
-  cr_assert_eq(o_stats(g, 3).rollbacks, 1u, "P3 was an orphan");
+  cr_assert_eq(sg_stats(g, 3).rollbacks, 1u, "P3 was an orphan");
   uint32_t w1[] = {b, a}, w3[] = {a + HOP}, none[1];
   o_check(g, 1, w1, 2);
   o_check(g, 3, w3, 1);
   o_check(g, 0, none, 0);
   o_check(g, 2, none, 0);
-  o_free(g);
+  sg_free(g);
 }
 
 /* BUG: a rollback that cuts into intervals an earlier incarnation created.
@@ -992,8 +856,8 @@ Test(optimistic, crash_with_an_empty_log_still_ends_the_incarnation) {
  * as lost either (mlogi_view_lost only looks at ends[inc]). */
 Test(optimistic, rollback_into_an_earlier_incarnation) {
   ogroup *g = o_new(3, 10, 10, 10, 0, "g");
-  g->nd[2].flush_ms = 5;
-  o_start(g);
+  g->nd[2].cfg.flush_ms = 5;
+  sg_start(g);
   const uint8_t to1[] = {1}, route[] = {1, 2};
   uint32_t w1[4], w2[4];
   size_t n1 = 0, n2 = 0;
@@ -1002,21 +866,21 @@ Test(optimistic, rollback_into_an_earlier_incarnation) {
   uint32_t m = o_send(g, 0, route, 2, false);
   w1[n1++] = m;
   w2[n2++] = m + HOP;
-  cr_assert_eq(o_step(g, 0), 1u);
-  cr_assert_eq(o_step(g, 0), 2u, "P2 delivers m2 and persists it");
-  o_crash(g, 2);
-  o_open(g, 2);
-  mlog_proc_stats s2 = o_stats(g, 2);
+  cr_assert_eq(sg_step(g, 0), 1u);
+  cr_assert_eq(sg_step(g, 0), 2u, "P2 delivers m2 and persists it");
+  sg_crash(g, 2);
+  sg_open(g, 2);
+  mlog_proc_stats s2 = sg_stats(g, 2);
   cr_assert_eq(s2.rsn, 1u, "P2 replayed m2");
   cr_assert_eq(s2.committed_rsn, 0u, "not committed: P1's interval");
-  o_crash(g, 1);
-  o_open(g, 1);
-  cr_assert_eq(o_stats(g, 1).rsn, 1u, "P1 lost m's interval");
-  o_settle(g);
-  s2 = o_stats(g, 2);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  cr_assert_eq(sg_stats(g, 1).rsn, 1u, "P1 lost m's interval");
+  sg_settle(g);
+  s2 = sg_stats(g, 2);
   cr_assert_eq(s2.rollbacks, 1u, "P2 rolled back (%llu)",
                (unsigned long long)s2.rollbacks);
   o_check(g, 1, w1, n1);
   o_check(g, 2, w2, n2);
-  o_free(g);
+  sg_free(g);
 }

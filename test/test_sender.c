@@ -23,8 +23,8 @@
  * each rsn, and every output released. The checks: every hop of every
  * route applied exactly once in the final states, nothing else applied.
  *
- * A filtering transport wraps the sim one, so that a test can lose the
- * frames of one kind on one channel (an RSN that never arrives).
+ * The driver is test/simgroup.h; its filtering transport lets a test lose
+ * the frames of one kind on one channel (an RSN that never arrives).
  */
 
 static char dir[64];
@@ -43,60 +43,6 @@ static void teardown(void) {
 
 /* One timeout for every test (see test_log.c). */
 TestSuite(sender, .init = setup, .fini = teardown, .timeout = 60);
-
-/* ------------------------------------------------------------------------ */
-/* A transport that can lose chosen frames                                  */
-
-/* Frame kinds (the first byte of a frame; core/wire.h). */
-#define K_DATA 1
-#define K_RSN 4
-#define K_RSN_ACK 5
-
-static struct {
-  bool on;
-  uint32_t src, dst;
-  uint8_t kind;
-  unsigned dropped;
-} rule;
-
-typedef struct ftp {
-  uint32_t id;
-  max_align_t inner[]; /* the sim endpoint */
-} ftp;
-
-static int f_open(void *self, const void *config, uint32_t id, uint32_t n) {
-  ftp *t = self;
-  t->id = id;
-  return mlog_sim_ops.open(t->inner, config, id, n);
-}
-
-static int f_send(void *self, uint32_t dst, const void *frame, size_t len) {
-  ftp *t = self;
-  if (rule.on && t->id == rule.src && dst == rule.dst && len > 0 &&
-      ((const uint8_t *)frame)[0] == rule.kind) {
-    rule.dropped++;
-    return MLOG_OK;
-  }
-  return mlog_sim_ops.send(t->inner, dst, frame, len);
-}
-
-static int f_recv(void *self, int timeout_ms, uint32_t *src, const void **frame,
-                  size_t *len) {
-  ftp *t = self;
-  return mlog_sim_ops.recv(t->inner, timeout_ms, src, frame, len);
-}
-
-static uint64_t f_now(void *self) {
-  ftp *t = self;
-  return mlog_sim_ops.now_ms(t->inner);
-}
-
-static void f_close(void *self) {
-  ftp *t = self;
-  mlog_sim_ops.close(t->inner);
-}
-
-static mlog_transport_ops f_ops; /* set up by s_new (the sim's size) */
 
 /* ------------------------------------------------------------------------ */
 /* The application                                                          */
@@ -205,45 +151,35 @@ static const mlog_app s_callbacks = {.deliver = s_deliver,
 /* ------------------------------------------------------------------------ */
 /* The driver                                                               */
 
-typedef struct snode {
-  mlog_proc *p; /* NULL while down */
-  sapp app;
+#define SG_NODE_EXTRA                                                          \
+  sapp app;                                                                    \
   shist *h;
-  char dir[160];
-} snode;
-
-typedef struct sgroup {
-  uint32_t n;
-  unsigned flags;
-  mlog_sim *sim;
-  snode nd[NP];
-  uint32_t next_id;
-  uint8_t route[HOP][8]; /* every spontaneous message's receivers */
+#define SG_GROUP_EXTRA                                                         \
+  uint32_t next_id;                                                            \
+  uint8_t route[HOP][8]; /* every spontaneous message's receivers */           \
   uint8_t hops[HOP];
-} sgroup;
+#include "test/simgroup.h"
 
-static sgroup slots[2];
-static bool slot_used[2];
+typedef sg_group sgroup;
 
-#define FLAGS (MLOG_PROC_NO_THREADS | MLOG_PROC_NOSYNC | MLOG_PROC_UNSAFE)
 #define DURABLE MLOG_PROC_SENDER_DURABLE
 
-static void s_open(sgroup *g, uint32_t i) {
-  snode *nd = &g->nd[i];
-  cr_assert_null(nd->p);
+static void release_all(void) {
+  sg_release_all();
+}
+
+static void *s_prepare(sg_group *g, uint32_t i, mlog_proc_config *cfg) {
+  sg_node *nd = &g->nd[i];
+  (void)cfg;
   memset(&nd->app, 0, sizeof nd->app);
   memset(&nd->app.st, 0xa5, sizeof nd->app.st); /* garbage until restore */
   nd->app.h = nd->h;
-  mlog_proc_config cfg = {.dirpath = nd->dir,
-                          .id = i,
-                          .group_size = g->n,
-                          .protocol = "pessimistic-sender",
-                          .transport = &f_ops,
-                          .transport_config = g->sim,
-                          .flags = g->flags};
-  int rc = mlog_proc_open(&cfg, &s_callbacks, &nd->app, &nd->p);
-  cr_assert_eq(rc, MLOG_OK, "open process %u: %s: %s", i, mlog_errname(rc),
-               mlog_proc_errmsg(NULL));
+  return &nd->app;
+}
+
+static void s_release(sg_group *g, uint32_t i) {
+  free(g->nd[i].h);
+  g->nd[i].h = NULL;
 }
 
 /* A group of n on a sim with delays min..max ms (min == max: fixed, so
@@ -251,129 +187,21 @@ static void s_open(sgroup *g, uint32_t i) {
 static sgroup *s_new(uint32_t n, uint64_t seed, uint32_t min_delay,
                      uint32_t max_delay, unsigned extra_flags,
                      const char *sub) {
-  f_ops = (mlog_transport_ops){.version = MLOG_TRANSPORT_VERSION,
-                               .name = "sim-filter",
-                               .size = sizeof(ftp) + mlog_sim_ops.size,
-                               .open = f_open,
-                               .send = f_send,
-                               .recv = f_recv,
-                               .now_ms = f_now,
-                               .close = f_close};
-  memset(&rule, 0, sizeof rule);
-  sgroup *g = NULL;
-  for (int k = 0; k < 2 && g == NULL; k++)
-    if (!slot_used[k]) {
-      slot_used[k] = true;
-      g = &slots[k];
-    }
-  cr_assert_not_null(g, "no free group slot");
-  memset(g, 0, sizeof *g);
-  g->n = n;
-  g->flags = FLAGS | extra_flags;
-  mlog_sim_options so = {.seed = seed,
-                         .procs = n,
-                         .min_delay_ms = min_delay,
-                         .max_delay_ms = max_delay};
-  cr_assert_eq(mlog_sim_create(&so, &g->sim), MLOG_OK);
-  char base[128];
-  tu_path(base, sizeof base, dir, sub);
-  cr_assert_eq(mkdir(base, 0755), 0, "mkdir %s: %s", base, strerror(errno));
+  sg_options o = {.n = n,
+                  .seed = seed,
+                  .min_delay = min_delay,
+                  .max_delay = max_delay,
+                  .flags = SG_FLAGS | extra_flags};
+  sg_hooks hooks = {.protocol = "pessimistic-sender",
+                    .callbacks = &s_callbacks,
+                    .prepare = s_prepare,
+                    .release = s_release};
+  sgroup *g = sg_new(dir, sub, &o, &hooks);
   for (uint32_t i = 0; i < n; i++) {
-    char name[16];
-    snprintf(name, sizeof name, "p%u", i);
-    tu_path(g->nd[i].dir, sizeof g->nd[i].dir, base, name);
     g->nd[i].h = calloc(1, sizeof(shist));
     cr_assert_not_null(g->nd[i].h);
   }
   return g;
-}
-
-static void s_start(sgroup *g) {
-  for (uint32_t i = 0; i < g->n; i++)
-    s_open(g, i);
-}
-
-static void s_free(sgroup *g) {
-  for (uint32_t i = 0; i < g->n; i++) {
-    mlog_proc_close(g->nd[i].p);
-    g->nd[i].p = NULL;
-    free(g->nd[i].h);
-    g->nd[i].h = NULL;
-  }
-  mlog_sim_destroy(g->sim);
-  g->sim = NULL;
-  for (int k = 0; k < 2; k++)
-    if (g == &slots[k])
-      slot_used[k] = false;
-}
-
-static void release_all(void) {
-  for (int k = 0; k < 2; k++)
-    if (slot_used[k])
-      s_free(&slots[k]);
-}
-
-static void s_poll(sgroup *g, uint32_t i) {
-  mlog_proc *p = g->nd[i].p;
-  if (p == NULL)
-    return;
-  int rc = mlog_proc_poll(p, 0);
-  cr_assert_geq(rc, 0, "process %u: poll: %s: %s", i, mlog_errname(-rc),
-                mlog_proc_errmsg(p));
-}
-
-/* Move one frame and poll its receiver unless it is in `hold` (a bit per
- * process). */
-static uint32_t s_step(sgroup *g, unsigned hold) {
-  uint32_t dst;
-  int rc = mlog_sim_step(g->sim, &dst);
-  cr_assert_eq(rc, MLOG_OK, "a frame is in flight (%s)", mlog_errname(rc));
-  cr_assert_lt(dst, g->n);
-  if (!(hold & (1u << dst)))
-    s_poll(g, dst);
-  return dst;
-}
-
-/* Let ms of virtual time pass in steps of 50, moving every frame and
- * polling every process except those in `hold` (timers fire: resends). */
-static void s_run(sgroup *g, unsigned hold, uint64_t ms) {
-  for (uint64_t t = 0; t < ms; t += 50) {
-    uint32_t dst;
-    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK; k++)
-      if (!(hold & (1u << dst)))
-        s_poll(g, dst);
-    mlog_sim_advance(g->sim, 50);
-    for (uint32_t i = 0; i < g->n; i++)
-      if (!(hold & (1u << i)))
-        s_poll(g, i);
-  }
-}
-
-/* Run until nothing moves for 2 s of virtual time (past every resend
- * timeout): everything delivered and acknowledged. */
-static void s_settle(sgroup *g) {
-  int idle = 0;
-  for (int r = 0; r < 20000 && idle < 40; r++) {
-    bool moved = false;
-    uint32_t dst;
-    for (int k = 0; k < 10000 && mlog_sim_step(g->sim, &dst) == MLOG_OK; k++) {
-      s_poll(g, dst);
-      moved = true;
-    }
-    mlog_sim_advance(g->sim, 50);
-    for (uint32_t i = 0; i < g->n; i++)
-      s_poll(g, i);
-    idle = !moved && mlog_sim_pending(g->sim) == 0 ? idle + 1 : 0;
-  }
-  cr_assert_geq(idle, 40, "no quiescence (frames still move after %llu ms)",
-                (unsigned long long)mlog_sim_now(g->sim));
-}
-
-static mlog_proc_stats s_stats(sgroup *g, uint32_t i) {
-  cr_assert_not_null(g->nd[i].p, "process %u is up", i);
-  mlog_proc_stats st;
-  mlog_proc_get_stats(g->nd[i].p, &st);
-  return st;
 }
 
 /* A message from i (outside any handler) to route[0], then route[1]... */
@@ -390,29 +218,6 @@ static uint32_t s_send(sgroup *g, uint32_t i, const uint8_t *route, size_t hops,
   memcpy(g->route[m.id], route, hops);
   g->hops[m.id] = (uint8_t)hops;
   return m.id;
-}
-
-static void s_crash(sgroup *g, uint32_t i) {
-  mlog_sim_crash(g->sim, i);
-  mlog_proc_close(g->nd[i].p);
-  g->nd[i].p = NULL;
-}
-
-/* Messages in i's outbox to j (sent or not, not covered by j's
- * checkpoint). */
-static unsigned outbox(sgroup *g, uint32_t i, uint32_t j) {
-  unsigned k = 0;
-  for (const outmsg *m = g->nd[i].p->ch[j].out_head; m; m = m->next)
-    k++;
-  return k;
-}
-
-/* Messages of i's outbox to j that have left (been transmitted). */
-static unsigned outbox_sent(sgroup *g, uint32_t i, uint32_t j) {
-  unsigned k = 0;
-  for (const outmsg *m = g->nd[i].p->ch[j].out_head; m; m = m->next)
-    k += m->sent;
-  return k;
 }
 
 /* Messages process i keeps in its sender db (its log, opened read-only
@@ -433,8 +238,8 @@ static uint64_t kept_on_disk(sgroup *g, uint32_t i) {
 /* Process i applied exactly the ids in want[] (each once) and nothing
  * else; its rsn counts them. */
 static void s_check(sgroup *g, uint32_t i, const uint32_t *want, size_t nwant) {
-  snode *nd = &g->nd[i];
-  mlog_proc_stats st = s_stats(g, i);
+  sg_node *nd = &g->nd[i];
+  mlog_proc_stats st = sg_stats(g, i);
   cr_assert(!st.recovering, "process %u still recovering", i);
   cr_assert_eq(nd->app.st.count, st.rsn, "process %u: count %llu, rsn %llu", i,
                (unsigned long long)nd->app.st.count,
@@ -488,29 +293,29 @@ static void s_check_outputs(sgroup *g, uint32_t i, uint64_t expected) {
  * once, from the new incarnation. */
 Test(sender, crash_before_rsn_ack_rsn_in_flight) {
   sgroup *g = s_new(3, 1, 10, 10, 0, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t via1to2[] = {1, 2};
   uint32_t m = s_send(g, 0, via1to2, 2, true);
-  cr_assert_eq(s_step(g, 0), 1u, "m reaches P1");
-  cr_assert_eq(s_stats(g, 1).rsn, 1u, "P1 delivered m (rsn 1)");
+  cr_assert_eq(sg_step(g, 0), 1u, "m reaches P1");
+  cr_assert_eq(sg_stats(g, 1).rsn, 1u, "P1 delivered m (rsn 1)");
   cr_assert_eq(g->nd[1].h->calls[m], 1u);
-  cr_assert_eq(outbox(g, 1, 2), 1u, "P1's forward is queued");
-  cr_assert_eq(outbox_sent(g, 1, 2), 0u, "... and held");
-  cr_assert_eq(s_step(g, 1u << 0), 0u, "the RSN frame waits in P0's inbox");
+  cr_assert_eq(sg_outbox(g, 1, 2), 1u, "P1's forward is queued");
+  cr_assert_eq(sg_outbox_sent(g, 1, 2), 0u, "... and held");
+  cr_assert_eq(sg_step(g, 1u << 0), 0u, "the RSN frame waits in P0's inbox");
   /* 1 s: P1 resends its RSN (to P0's inbox); P2 is polled throughout. */
-  s_run(g, 1u << 0, 1000);
-  cr_assert_eq(s_stats(g, 2).rsn, 0u,
+  sg_run(g, 1u << 0, 1000);
+  cr_assert_eq(sg_stats(g, 2).rsn, 0u,
                "P2 received nothing while the RSN_ACK was withheld");
   cr_assert_eq(g->nd[2].h->calls[m + HOP], 0u);
-  cr_assert_eq(outbox_sent(g, 1, 2), 0u, "the forward never left");
+  cr_assert_eq(sg_outbox_sent(g, 1, 2), 0u, "the forward never left");
   cr_assert_eq(g->nd[1].app.outputs, 0u, "the output was not released");
-  cr_assert_eq(outbox(g, 0, 1), 1u, "P0 keeps m");
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "P0 keeps m");
   cr_assert_eq(g->nd[0].p->ch[1].out_head->rsn, 0u,
                "P0 has not recorded m's rsn");
-  s_crash(g, 1);
-  s_open(g, 1);
-  mlog_proc_stats st = s_stats(g, 1);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  mlog_proc_stats st = sg_stats(g, 1);
   cr_assert(st.recovered);
   cr_assert(st.recovering, "P1 waits for its peers' answers");
   const uint8_t to0[] = {0};
@@ -518,8 +323,8 @@ Test(sender, crash_before_rsn_ack_rsn_in_flight) {
   memset(x.route, END, sizeof x.route);
   cr_assert_eq(mlog_send(g->nd[1].p, to0[0], &x, sizeof x), MLOG_EAGAIN,
                "a send outside the handler waits for the recovery");
-  s_settle(g);
-  st = s_stats(g, 1);
+  sg_settle(g);
+  st = sg_stats(g, 1);
   cr_assert(!st.recovering);
   cr_assert_eq(st.incarnation, 1u, "a new incarnation");
   cr_assert_eq(st.recovered_rsn, 1u);
@@ -528,7 +333,7 @@ Test(sender, crash_before_rsn_ack_rsn_in_flight) {
                "m ran before the crash and in "
                "replay");
   cr_assert_eq(g->nd[2].h->calls[m + HOP], 1u, "the forward ran once at P2");
-  cr_assert_eq(s_stats(g, 2).duplicates, 0u, "and was sent once");
+  cr_assert_eq(sg_stats(g, 2).duplicates, 0u, "and was sent once");
   s_check_all(g);
   s_check_outputs(g, 1, 1);
   s_check_outputs(g, 2, 1);
@@ -541,7 +346,7 @@ Test(sender, crash_before_rsn_ack_rsn_in_flight) {
                "delivered %llu, rsn %llu)",
                (unsigned long long)st.replayed,
                (unsigned long long)st.delivered, (unsigned long long)st.rsn);
-  s_free(g);
+  sg_free(g);
 }
 
 /* The RSN frame of rsn 1 is lost for good, a later delivery (rsn 2, from
@@ -549,35 +354,32 @@ Test(sender, crash_before_rsn_ack_rsn_in_flight) {
  * (gap at 1), ends the incarnation at 0 and delivers both anew. */
 Test(sender, crash_before_rsn_ack_rsn_lost_later_one_acked) {
   sgroup *g = s_new(3, 2, 10, 10, 0, "g");
-  s_start(g);
-  s_settle(g);
-  rule.on = true;
-  rule.src = 1;
-  rule.dst = 0;
-  rule.kind = K_RSN;
+  sg_start(g);
+  sg_settle(g);
+  sg_rule *rule = sg_drop(g, 1, 0, MLOGI_FRAME_RSN);
   const uint8_t via1to2[] = {1, 2}, via1to0[] = {1, 0};
   uint32_t a = s_send(g, 0, via1to2, 2, true);
-  cr_assert_eq(s_step(g, 0), 1u, "a reaches P1 (rsn 1); its RSN is lost");
+  cr_assert_eq(sg_step(g, 0), 1u, "a reaches P1 (rsn 1); its RSN is lost");
   cr_assert_eq(mlog_sim_pending(g->sim), 0u);
   uint32_t b = s_send(g, 2, via1to0, 2, true);
-  cr_assert_eq(s_step(g, 0), 1u, "b reaches P1 (rsn 2)");
-  cr_assert_eq(s_step(g, 0), 2u, "b's RSN reaches P2, which records it");
+  cr_assert_eq(sg_step(g, 0), 1u, "b reaches P1 (rsn 2)");
+  cr_assert_eq(sg_step(g, 0), 2u, "b's RSN reaches P2, which records it");
   cr_assert_eq(g->nd[2].p->ch[1].out_head->rsn, 2u);
-  cr_assert_eq(s_step(g, 0), 1u, "the RSN_ACK of rsn 2 reaches P1");
-  s_run(g, 0, 1000); /* resends of rsn 1's RSN are lost too */
-  cr_assert_geq(rule.dropped, 2u, "rsn 1's RSN was sent and resent");
-  cr_assert_eq(s_stats(g, 1).rsn, 2u);
-  cr_assert_eq(outbox_sent(g, 1, 2) + outbox_sent(g, 1, 0), 0u,
+  cr_assert_eq(sg_step(g, 0), 1u, "the RSN_ACK of rsn 2 reaches P1");
+  sg_run(g, 0, 1000); /* resends of rsn 1's RSN are lost too */
+  cr_assert_geq(rule->hits, 2u, "rsn 1's RSN was sent and resent");
+  cr_assert_eq(sg_stats(g, 1).rsn, 2u);
+  cr_assert_eq(sg_outbox_sent(g, 1, 2) + sg_outbox_sent(g, 1, 0), 0u,
                "both forwards held: rsn 1 is not acknowledged");
-  cr_assert_eq(outbox(g, 1, 2) + outbox(g, 1, 0), 2u);
+  cr_assert_eq(sg_outbox(g, 1, 2) + sg_outbox(g, 1, 0), 2u);
   cr_assert_eq(g->nd[1].app.outputs, 0u, "no output released");
-  cr_assert_eq(s_stats(g, 0).rsn + s_stats(g, 2).rsn, 0u,
+  cr_assert_eq(sg_stats(g, 0).rsn + sg_stats(g, 2).rsn, 0u,
                "nobody received anything from P1");
-  s_crash(g, 1);
-  rule.on = false;
-  s_open(g, 1);
-  s_settle(g);
-  mlog_proc_stats st = s_stats(g, 1);
+  sg_crash(g, 1);
+  rule->on = false;
+  sg_open(g, 1);
+  sg_settle(g);
+  mlog_proc_stats st = sg_stats(g, 1);
   cr_assert_eq(st.replayed, 0u, "no delivery replayed: rsn 1 has none");
   cr_assert_eq(st.recovered_rsn, 0u, "the incarnation ended at 0");
   cr_assert_eq(st.delivered, 2u, "a and b delivered anew");
@@ -588,7 +390,7 @@ Test(sender, crash_before_rsn_ack_rsn_lost_later_one_acked) {
   cr_assert_eq(g->nd[0].h->calls[b + HOP], 1u);
   s_check_all(g);
   s_check_outputs(g, 1, 2);
-  s_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -596,44 +398,44 @@ Test(sender, crash_before_rsn_ack_rsn_lost_later_one_acked) {
 
 Test(sender, handler_send_held_until_rsn_acknowledged) {
   sgroup *g = s_new(4, 3, 10, 10, 0, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1}, via1to3[] = {1, 3};
   uint32_t a = s_send(g, 0, to1, 1, false);
-  cr_assert_eq(s_step(g, 0), 1u, "a reaches P1 (rsn 1)");
-  cr_assert_eq(s_step(g, 1u << 0), 0u, "a's RSN waits in P0's inbox");
+  cr_assert_eq(sg_step(g, 0), 1u, "a reaches P1 (rsn 1)");
+  cr_assert_eq(sg_step(g, 1u << 0), 0u, "a's RSN waits in P0's inbox");
   uint32_t b = s_send(g, 2, via1to3, 2, true);
-  cr_assert_eq(s_step(g, 1u << 0), 1u, "b reaches P1 (rsn 2)");
-  cr_assert_eq(s_stats(g, 1).rsn, 2u);
-  cr_assert_eq(outbox(g, 1, 3), 1u, "b's forward is queued");
-  cr_assert_eq(s_step(g, 1u << 0), 2u, "b's RSN reaches P2");
-  cr_assert_eq(s_step(g, 1u << 0), 1u, "its RSN_ACK reaches P1");
+  cr_assert_eq(sg_step(g, 1u << 0), 1u, "b reaches P1 (rsn 2)");
+  cr_assert_eq(sg_stats(g, 1).rsn, 2u);
+  cr_assert_eq(sg_outbox(g, 1, 3), 1u, "b's forward is queued");
+  cr_assert_eq(sg_step(g, 1u << 0), 2u, "b's RSN reaches P2");
+  cr_assert_eq(sg_step(g, 1u << 0), 1u, "its RSN_ACK reaches P1");
   /* rsn 2 is acknowledged, rsn 1 is not: nothing leaves. */
-  s_run(g, 1u << 0, 1000);
-  cr_assert_eq(outbox_sent(g, 1, 3), 0u,
+  sg_run(g, 1u << 0, 1000);
+  cr_assert_eq(sg_outbox_sent(g, 1, 3), 0u,
                "the forward waits for rsn 1's acknowledgement");
   cr_assert_eq(g->nd[1].app.outputs, 0u, "so does the output");
-  cr_assert_eq(s_stats(g, 3).rsn, 0u, "P3 received nothing");
+  cr_assert_eq(sg_stats(g, 3).rsn, 0u, "P3 received nothing");
   /* P0 takes the RSN (and its resends), acknowledges. */
-  s_poll(g, 0);
+  sg_poll(g, 0);
   cr_assert_eq(g->nd[0].p->ch[1].out_head->rsn, 1u, "P0 recorded rsn 1");
-  cr_assert_eq(outbox_sent(g, 1, 3), 0u);
+  cr_assert_eq(sg_outbox_sent(g, 1, 3), 0u);
   unsigned k = 0;
-  while (s_step(g, 0) != 1u)
+  while (sg_step(g, 0) != 1u)
     cr_assert_lt(++k, 8u, "an RSN_ACK reaches P1");
-  cr_assert_eq(outbox_sent(g, 1, 3), 1u,
+  cr_assert_eq(sg_outbox_sent(g, 1, 3), 1u,
                "the forward left in the poll that took the RSN_ACK");
   cr_assert_eq(g->nd[1].app.outputs, 1u, "and the output was released");
   while (g->nd[3].h->calls[b + HOP] == 0) {
     cr_assert_lt(++k, 16u, "the forward reaches P3");
-    (void)s_step(g, 0);
+    (void)sg_step(g, 0);
   }
-  s_settle(g);
+  sg_settle(g);
   s_check_all(g);
   cr_assert_eq(g->nd[1].h->calls[a], 1u);
   s_check_outputs(g, 1, 1);
   s_check_outputs(g, 3, 1);
-  s_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -641,15 +443,15 @@ Test(sender, handler_send_held_until_rsn_acknowledged) {
 
 Test(sender, replay_follows_rsn_order) {
   sgroup *g = s_new(3, 6, 1, 30, 0, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to2[] = {2}, via2to0[] = {2, 0}, via2to1[] = {2, 1};
   for (int k = 0; k < 6; k++) {
     s_send(g, 0, k % 3 == 0 ? via2to1 : to2, k % 3 == 0 ? 2 : 1, k % 2);
     s_send(g, 1, k % 3 == 1 ? via2to0 : to2, k % 3 == 1 ? 2 : 1, k % 2);
   }
-  s_settle(g);
-  mlog_proc_stats before = s_stats(g, 2);
+  sg_settle(g);
+  mlog_proc_stats before = sg_stats(g, 2);
   cr_assert_eq(before.rsn, 12u);
   cr_assert_eq(before.checkpoints, 0u, "no checkpoint at P2");
   sstate st_before = g->nd[2].app.st;
@@ -666,13 +468,13 @@ Test(sender, replay_follows_rsn_order) {
             order[1], order[2], order[3], order[4], order[5], order[6],
             order[7], order[8], order[9], order[10], order[11], order[12]);
   uint64_t out_before = g->nd[2].app.outputs;
-  s_crash(g, 2);
-  s_open(g, 2);
-  mlog_proc_stats st = s_stats(g, 2);
+  sg_crash(g, 2);
+  sg_open(g, 2);
+  mlog_proc_stats st = sg_stats(g, 2);
   cr_assert(st.recovering);
   cr_assert_eq(st.rsns_lost, 2u, "memory mode: P2 lost what its peers need");
-  s_settle(g);
-  st = s_stats(g, 2);
+  sg_settle(g);
+  st = sg_stats(g, 2);
   cr_assert_eq(st.replayed, 12u, "every delivery replayed");
   cr_assert_eq(st.delivered, 0u, "none delivered anew");
   cr_assert_eq(st.recovered_rsn, before.rsn);
@@ -687,7 +489,7 @@ Test(sender, replay_follows_rsn_order) {
   cr_assert_eq(g->nd[2].app.outputs, 0u, "the outputs stay released");
   s_check_outputs(g, 2, out_before);
   s_check_all(g);
-  s_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -695,20 +497,20 @@ Test(sender, replay_follows_rsn_order) {
 
 Test(sender, memory_mode_sender_and_receiver_fail_together) {
   sgroup *g = s_new(2, 5, 10, 10, 0, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1};
   uint32_t m = s_send(g, 0, to1, 1, false);
-  s_settle(g);
-  cr_assert_eq(s_stats(g, 1).rsn, 1u);
+  sg_settle(g);
+  cr_assert_eq(sg_stats(g, 1).rsn, 1u);
   cr_assert_eq(g->nd[0].p->ch[1].out_head->rsn, 1u,
                "P0 holds m's rsn (in memory only)");
-  cr_assert_eq(s_stats(g, 0).checkpoints, 0u);
-  s_crash(g, 0);
-  s_crash(g, 1);
-  s_open(g, 0);
-  s_open(g, 1);
-  cr_assert_eq(s_stats(g, 0).rsns_lost, 1u, "P0 lost the rsns it gave P1");
+  cr_assert_eq(sg_stats(g, 0).checkpoints, 0u);
+  sg_crash(g, 0);
+  sg_crash(g, 1);
+  sg_open(g, 0);
+  sg_open(g, 1);
+  cr_assert_eq(sg_stats(g, 0).rsns_lost, 1u, "P0 lost the rsns it gave P1");
   int rc1 = 0, rc0 = 0;
   for (int r = 0; r < 200 && rc1 >= 0; r++) {
     uint32_t dst;
@@ -732,40 +534,40 @@ Test(sender, memory_mode_sender_and_receiver_fail_together) {
                      "the message names process 0: %s", msg);
   cr_assert_eq(g->nd[1].h->calls[m], 1u,
                "P1 never ran m again (nothing replayed silently)");
-  cr_assert_eq(s_stats(g, 1).replayed, 0u);
-  cr_assert_eq(s_stats(g, 1).delivered, 0u);
-  cr_assert(rc0 == -MLOG_EGONE || s_stats(g, 0).recovering,
+  cr_assert_eq(sg_stats(g, 1).replayed, 0u);
+  cr_assert_eq(sg_stats(g, 1).delivered, 0u);
+  cr_assert(rc0 == -MLOG_EGONE || sg_stats(g, 0).recovering,
             "P0 did not complete a recovery with P1 failed (%s)",
             rc0 < 0 ? mlog_errname(-rc0) : "ok");
-  s_free(g);
+  sg_free(g);
 }
 
 Test(sender, memory_mode_one_failure_at_a_time) {
   sgroup *g = s_new(2, 6, 10, 10, 0, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1};
   uint32_t m1 = s_send(g, 0, to1, 1, true);
-  s_settle(g);
-  cr_assert_eq(s_stats(g, 1).rsn, 1u);
-  s_crash(g, 0);
-  s_open(g, 0);
-  mlog_proc_stats s0 = s_stats(g, 0);
+  sg_settle(g);
+  cr_assert_eq(sg_stats(g, 1).rsn, 1u);
+  sg_crash(g, 0);
+  sg_open(g, 0);
+  mlog_proc_stats s0 = sg_stats(g, 0);
   cr_assert(s0.recovering);
   cr_assert_eq(s0.rsns_lost, 1u, "P0 lost m1's rsn");
-  s_settle(g);
-  s0 = s_stats(g, 0);
+  sg_settle(g);
+  s0 = sg_stats(g, 0);
   cr_assert(!s0.recovering);
   cr_assert_eq(s0.rsns_lost, 0u, "P1 checkpointed on P0's request");
-  cr_assert_geq(s_stats(g, 1).checkpoints, 1u);
-  cr_assert_eq(outbox(g, 0, 1), 0u, "P1's checkpoint covers m1");
+  cr_assert_geq(sg_stats(g, 1).checkpoints, 1u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "P1's checkpoint covers m1");
   uint32_t m2 = s_send(g, 0, to1, 1, true);
-  s_settle(g);
+  sg_settle(g);
   cr_assert_eq(g->nd[0].p->ch[1].out_head->rsn, 2u, "P0 keeps m2, rsn 2");
-  s_crash(g, 1);
-  s_open(g, 1);
-  s_settle(g);
-  mlog_proc_stats s1 = s_stats(g, 1);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  sg_settle(g);
+  mlog_proc_stats s1 = sg_stats(g, 1);
   cr_assert(s1.recovered);
   cr_assert_eq(s1.replayed, 1u, "m2 replayed from P0's memory");
   cr_assert_eq(s1.recovered_rsn, 2u);
@@ -773,7 +575,7 @@ Test(sender, memory_mode_one_failure_at_a_time) {
   cr_assert_eq(g->nd[1].h->calls[m2], 2u);
   s_check_all(g);
   s_check_outputs(g, 1, 2);
-  s_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -781,24 +583,24 @@ Test(sender, memory_mode_one_failure_at_a_time) {
 
 Test(sender, durable_mode_sender_and_receiver_fail_together) {
   sgroup *g = s_new(3, 7, 10, 10, DURABLE, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t via1to2[] = {1, 2}, to1[] = {1};
   uint32_t m1 = s_send(g, 0, via1to2, 2, true);
   uint32_t m2 = s_send(g, 0, to1, 1, false);
-  s_settle(g);
-  cr_assert_eq(s_stats(g, 1).rsn, 2u);
-  cr_assert_eq(s_stats(g, 2).rsn, 1u);
-  cr_assert_eq(outbox(g, 0, 1), 2u, "P0 keeps m1 and m2");
-  s_crash(g, 0);
-  s_crash(g, 1);
+  sg_settle(g);
+  cr_assert_eq(sg_stats(g, 1).rsn, 2u);
+  cr_assert_eq(sg_stats(g, 2).rsn, 1u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 2u, "P0 keeps m1 and m2");
+  sg_crash(g, 0);
+  sg_crash(g, 1);
   cr_assert_eq(kept_on_disk(g, 0), 2u, "P0's sender db keeps m1 and m2");
   cr_assert_eq(kept_on_disk(g, 1), 1u, "P1's keeps the forward");
-  s_open(g, 0);
-  s_open(g, 1);
-  cr_assert_eq(s_stats(g, 0).rsns_lost, 0u, "durable: nothing lost");
-  s_settle(g);
-  mlog_proc_stats s1 = s_stats(g, 1), s0 = s_stats(g, 0);
+  sg_open(g, 0);
+  sg_open(g, 1);
+  cr_assert_eq(sg_stats(g, 0).rsns_lost, 0u, "durable: nothing lost");
+  sg_settle(g);
+  mlog_proc_stats s1 = sg_stats(g, 1), s0 = sg_stats(g, 0);
   cr_assert(s0.recovered && s1.recovered);
   cr_assert_eq(s1.replayed, 2u, "m1 and m2 replayed from P0's sender db");
   cr_assert_eq(s1.recovered_rsn, 2u);
@@ -810,24 +612,24 @@ Test(sender, durable_mode_sender_and_receiver_fail_together) {
   s_check_outputs(g, 1, 1);
   s_check_outputs(g, 2, 1);
   /* The receivers' checkpoints cover the kept messages: dropped. */
-  cr_assert_eq(outbox(g, 0, 1), 2u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 2u);
   cr_assert_eq(mlog_checkpoint(g->nd[1].p), MLOG_OK, "%s",
                mlog_proc_errmsg(g->nd[1].p));
   cr_assert_eq(mlog_checkpoint(g->nd[2].p), MLOG_OK, "%s",
                mlog_proc_errmsg(g->nd[2].p));
-  s_settle(g);
-  cr_assert_eq(outbox(g, 0, 1), 0u, "P0's outbox is empty");
-  cr_assert_eq(outbox(g, 1, 2), 0u, "P1's outbox is empty");
-  s_crash(g, 0);
-  s_crash(g, 1);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "P0's outbox is empty");
+  cr_assert_eq(sg_outbox(g, 1, 2), 0u, "P1's outbox is empty");
+  sg_crash(g, 0);
+  sg_crash(g, 1);
   cr_assert_eq(kept_on_disk(g, 0), 0u, "P0's sender db dropped them");
   cr_assert_eq(kept_on_disk(g, 1), 0u, "P1's too");
-  s_open(g, 0);
-  s_open(g, 1);
-  s_settle(g);
+  sg_open(g, 0);
+  sg_open(g, 1);
+  sg_settle(g);
   s_check_all(g);
   cr_assert_eq(g->nd[1].h->calls[m1], 2u, "the checkpoint covers m1");
-  s_free(g);
+  sg_free(g);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -842,8 +644,8 @@ typedef struct outcome {
  * durable: two together), to convergence. */
 static outcome run_random(uint64_t seed, bool durable, const char *sub) {
   sgroup *g = s_new(4, seed, 1, 60, durable ? DURABLE : 0, sub);
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   uint32_t down[2] = {NP, NP};
   uint32_t down_steps = 0;
   for (int j = 0; j < 40; j++) {
@@ -868,7 +670,7 @@ static outcome run_random(uint64_t seed, bool durable, const char *sub) {
         mlog_sim_advance(g->sim, 10);
         break;
       }
-      s_poll(g, dst);
+      sg_poll(g, dst);
     }
     if (j == 15) {
       down[0] = (uint32_t)(mlog_sim_random(g->sim) % 4);
@@ -876,28 +678,28 @@ static outcome run_random(uint64_t seed, bool durable, const char *sub) {
         down[1] = (down[0] + 1 + (uint32_t)(mlog_sim_random(g->sim) % 3)) % 4;
       for (int k = 0; k < 2; k++)
         if (down[k] < NP)
-          s_crash(g, down[k]);
+          sg_crash(g, down[k]);
       down_steps = 3;
     } else if (down[0] < NP && g->nd[down[0]].p == NULL && down_steps-- == 0) {
       for (int k = 0; k < 2; k++)
         if (down[k] < NP)
-          s_open(g, down[k]);
+          sg_open(g, down[k]);
     }
   }
   for (int k = 0; k < 2; k++)
     if (down[k] < NP && g->nd[down[k]].p == NULL)
-      s_open(g, down[k]);
-  s_settle(g);
+      sg_open(g, down[k]);
+  sg_settle(g);
   s_check_all(g);
   outcome oc;
   memset(&oc, 0, sizeof oc);
   for (uint32_t i = 0; i < 4; i++) {
-    oc.st[i] = s_stats(g, i);
+    oc.st[i] = sg_stats(g, i);
     oc.st[i].recovery_us = 0; /* wall-clock time */
     oc.hash[i] = g->nd[i].app.st.hash;
   }
   oc.vtime = mlog_sim_now(g->sim);
-  s_free(g);
+  sg_free(g);
   return oc;
 }
 
@@ -959,22 +761,22 @@ Test(sender, same_seed_same_run_durable) {
  * the count never matches and P1's recovery asks again forever. */
 Test(sender, durable_sender_restart_keeps_outbox_in_ssn_order) {
   sgroup *g = s_new(2, 13, 10, 10, DURABLE, "g");
-  s_start(g);
-  s_settle(g);
+  sg_start(g);
+  sg_settle(g);
   const uint8_t to1[] = {1};
   uint32_t m1 = s_send(g, 0, to1, 1, false);
-  s_settle(g);
+  sg_settle(g);
   cr_assert_eq(mlog_checkpoint(g->nd[1].p), MLOG_OK);
-  s_settle(g);
-  cr_assert_eq(outbox(g, 0, 1), 0u, "P1's checkpoint covers m1");
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "P1's checkpoint covers m1");
   uint32_t m2 = s_send(g, 0, to1, 1, false);
-  s_settle(g);
-  cr_assert_eq(outbox(g, 0, 1), 1u, "P0 keeps m2");
-  s_crash(g, 0);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "P0 keeps m2");
+  sg_crash(g, 0);
   cr_assert_eq(kept_on_disk(g, 0), 1u, "m2 is in P0's sender db");
-  s_open(g, 0);
-  s_run(g, 0, 2000);
-  cr_assert(!s_stats(g, 0).recovering, "P0 recovered");
+  sg_open(g, 0);
+  sg_run(g, 0, 2000);
+  cr_assert(!sg_stats(g, 0).recovering, "P0 recovered");
   uint64_t prev = 0;
   for (const outmsg *m = g->nd[0].p->ch[1].out_head; m; m = m->next) {
     cr_assert_gt(m->ssn, prev,
@@ -983,18 +785,18 @@ Test(sender, durable_sender_restart_keeps_outbox_in_ssn_order) {
                  (unsigned long long)m->ssn, (unsigned long long)prev);
     prev = m->ssn;
   }
-  cr_assert_eq(outbox(g, 0, 1), 1u, "only m2 is kept (m1 is covered)");
-  cr_assert_lt(s_stats(g, 1).duplicates, 4u,
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "only m2 is kept (m1 is covered)");
+  cr_assert_lt(sg_stats(g, 1).duplicates, 4u,
                "m1 is not resent for ever (%llu duplicates at P1)",
-               (unsigned long long)s_stats(g, 1).duplicates);
-  s_crash(g, 1);
-  s_open(g, 1);
-  s_run(g, 0, 3000);
-  cr_assert(!s_stats(g, 1).recovering, "P1's recovery completed");
-  s_settle(g);
-  cr_assert_eq(s_stats(g, 1).replayed, 1u, "m2 replayed");
+               (unsigned long long)sg_stats(g, 1).duplicates);
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  sg_run(g, 0, 3000);
+  cr_assert(!sg_stats(g, 1).recovering, "P1's recovery completed");
+  sg_settle(g);
+  cr_assert_eq(sg_stats(g, 1).replayed, 1u, "m2 replayed");
   cr_assert_eq(g->nd[1].h->calls[m1], 1u);
   cr_assert_eq(g->nd[1].h->calls[m2], 2u);
   s_check_all(g);
-  s_free(g);
+  sg_free(g);
 }
