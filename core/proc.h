@@ -365,6 +365,11 @@ void mlogi_channels_hello(mlog_proc *p);
 /* Route the process's store calls through faults (tests and mlog sim). */
 void mlogi_proc_set_faults(mlog_proc *p, mlogi_faults *faults);
 
+/* Close p as a crash leaves it: nothing more is written (a clean close of
+ * the checkpoint-only protocols appends the process's counts). Tests and
+ * mlog sim. */
+void mlogi_proc_crash(mlog_proc *p);
+
 /* Queue a send on the channel to dst (the runtime transmits it); data is
  * the frame's payload, with frame flags. */
 int mlogi_outbox_push(mlog_proc *p, uint32_t dst, uint64_t ssn, uint16_t flags,

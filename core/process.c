@@ -1062,6 +1062,14 @@ void mlog_proc_close(mlog_proc *p) {
   free(p);
 }
 
+void mlogi_proc_crash(mlog_proc *p) {
+  if (p == NULL)
+    return;
+  p->broken = true; /* writes nothing more */
+  mlogi_proc_set_faults(p, NULL);
+  mlog_proc_close(p);
+}
+
 const char *mlog_proc_errmsg(const mlog_proc *p) {
   return p ? p->eb.msg : mlogi_thread_errbuf()->msg;
 }

@@ -209,7 +209,8 @@ static int open_node(run *r, uint32_t i) {
   return note_recovered(r, i);
 }
 
-static void close_node(run *r, uint32_t i) {
+/* Close process i: cleanly at the end of a run, or as a crash. */
+static void close_node(run *r, uint32_t i, bool crashed) {
   node *nd = &r->nodes[i];
   if (nd->p == NULL)
     return;
@@ -235,7 +236,10 @@ static void close_node(run *r, uint32_t i) {
     nd->crashed_rsn = st.rsn;
     nd->lost_unknown = true;
   }
-  mlog_proc_close(nd->p);
+  if (crashed)
+    mlogi_proc_crash(nd->p);
+  else
+    mlog_proc_close(nd->p);
   nd->p = NULL;
 }
 
@@ -266,12 +270,11 @@ static void crash(run *r, uint32_t i, crash_kind kind) {
                       .nth = 1 + mlog_sim_random(r->sim) % 4,
                       .persistent = true};
     mlogi_proc_set_faults(nd->p, &f);
-    if (mlog_checkpoint(nd->p) == MLOG_OK)
-      mlogi_proc_set_faults(nd->p, NULL); /* nothing to fail: plain crash */
-    else
-      r->crashes_in_checkpoint++;
+    int rc = mlog_checkpoint(nd->p); /* OK or EAGAIN: a plain crash */
+    mlogi_proc_set_faults(nd->p, NULL);
+    r->crashes_in_checkpoint += rc != MLOG_OK && f.injected > 0;
   }
-  close_node(r, i);
+  close_node(r, i, true);
   nd->recovery_fault = kind == CRASH_RECOVERY;
   nd->restart_at = r->step + 1 + mlog_sim_random(r->sim) % 40;
   r->crashes++;
@@ -595,7 +598,7 @@ static int setup(run *r, const sim_opts *o) {
 
 static void teardown(run *r) {
   for (uint32_t i = 0; r->nodes && i < r->n; i++) {
-    close_node(r, i);
+    close_node(r, i, false);
     observed_free(&r->nodes[i].obs);
     free(r->nodes[i].crash_incs);
   }
