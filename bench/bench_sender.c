@@ -1,6 +1,6 @@
 /* bench_sender.c - pessimistic-sender (sender-based logging, memory and
  * durable modes) against the same application without logging, and against
- * pessimistic-receiver */
+ * pessimistic-receiver and the checkpoint-only protocols */
 
 /*
  * Two processes in this OS process on the sim transport (frame delay 1..1
@@ -22,6 +22,10 @@
  *   sender_durable  the same with MLOG_PROC_SENDER_DURABLE: the sender
  *                   commits payload + rsn before acknowledging the rsn
  *   receiver        protocol "pessimistic-receiver", for comparison
+ *   coordinated     protocol "coordinated": no message logged, a
+ *                   Chandy-Lamport snapshot every --ckpt deliveries
+ *   none            protocol "none": no message logged, an independent
+ *                   checkpoint every --ckpt deliveries
  *
  * Every mlog process checkpoints every --ckpt deliveries (default 1024):
  * under sender-based logging a sender keeps each message until the
@@ -112,19 +116,31 @@ static const char *const scenario_names[S_COUNT] = {
     [S_PINGPONG] = "pingpong",
 };
 
-typedef enum contender { C_NOLOG, C_SMEM, C_SDUR, C_RECV, C_COUNT } contender;
+typedef enum contender {
+  C_NOLOG,
+  C_SMEM,
+  C_SDUR,
+  C_RECV,
+  C_COORD,
+  C_NONE,
+  C_COUNT
+} contender;
 
 static const char *const contender_names[C_COUNT] = {
-    [C_NOLOG] = "no_logging",
-    [C_SMEM] = "sender_memory",
-    [C_SDUR] = "sender_durable",
-    [C_RECV] = "receiver",
+    [C_NOLOG] = "no_logging",    [C_SMEM] = "sender_memory",
+    [C_SDUR] = "sender_durable", [C_RECV] = "receiver",
+    [C_COORD] = "coordinated",   [C_NONE] = "none",
 };
 
 static const char *protocol_of(contender c) {
-  return c == C_NOLOG  ? NULL
-         : c == C_RECV ? "pessimistic-receiver"
-                       : "pessimistic-sender";
+  static const char *const protocols[C_COUNT] = {
+      [C_SMEM] = "pessimistic-sender",
+      [C_SDUR] = "pessimistic-sender",
+      [C_RECV] = "pessimistic-receiver",
+      [C_COORD] = "coordinated",
+      [C_NONE] = "none",
+  };
+  return protocols[c];
 }
 
 static const char *sender_mode_of(contender c) {
@@ -721,7 +737,7 @@ static void print_saturation(const bench *bn, const row *rows, size_t nrows) {
                                   ? bn->window / CREDITS_PER_WINDOW
                                   : 1));
   printf("%-7s  %-15s %10s %7s %10s %7s %8s %8s %8s %8s %8s\n", "payload",
-         "contender", "msgs/s", "x none", "1-core/s", "x none", "snd us/m",
+         "contender", "msgs/s", "x nolog", "1-core/s", "x nolog", "snd us/m",
          "rcv us/m", "fsync/1k", "frames/m", "msg/poll");
   for (size_t i = 0; i < nrows; i++) {
     const row *rw = &rows[i];
@@ -766,7 +782,7 @@ static void print_pingpong(const bench *bn, const row *rows, size_t nrows) {
   printf("\nOne at a time (ping-pong): a round trip from process 0's send to "
          "its next delivery\n");
   printf("%-7s  %-15s %9s %7s %9s %9s %7s %7s %9s %8s\n", "payload",
-         "contender", "rt/s", "x none", "p50 us", "p99 us", "p50 x", "p99 x",
+         "contender", "rt/s", "x nolog", "p50 us", "p99 us", "p50 x", "p99 x",
          "frames/rt", "fsync/rt");
   for (size_t i = 0; i < nrows; i++) {
     const row *rw = &rows[i];
@@ -933,34 +949,36 @@ static int parse_count(const char *val, uint64_t lo, uint64_t hi,
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_sender [--quick | --full] [--dir DIR] [--json FILE]\n"
-          "                    [--rounds N] [--seconds S] [--only LIST]\n"
-          "                    [--scenario S] [--payload N] [--window N]\n"
-          "                    [--ckpt N] [--verbose]\n"
-          "  Two sim processes on a real disk: pessimistic-sender (memory and\n"
-          "  durable modes) and pessimistic-receiver against the same\n"
-          "  application without logging: throughput at saturation and\n"
-          "  one-at-a-time round trips.\n"
-          "  --quick      CI smoke run (a few seconds in all)\n"
-          "  --full       longer, steadier measurements\n"
-          "  --dir DIR    parent of the scratch directory (default: beside\n"
-          "               this program, else /var/tmp; never tmpfs if\n"
-          "               anything else is there)\n"
-          "  --json FILE  also write the results as a JSON array\n"
-          "  --rounds N   interleaved rounds (the median is reported)\n"
-          "  --seconds S  minimum timed seconds per measurement\n"
-          "  --only LIST  run only these contenders, comma-separated:\n"
-          "               no_logging, sender_memory, sender_durable, receiver\n"
-          "  --scenario S saturation or pingpong (default: both)\n"
-          "  --payload N  only messages of N bytes (1..%d; default 64, 1024)\n"
-          "  --window N   saturation: messages outstanding (default %d;\n"
-          "               --batch N is the same)\n"
-          "  --ckpt N     mlog checkpoints every N deliveries (default %d;\n"
-          "               0: never, and sender-based senders keep every\n"
-          "               message they sent)\n"
-          "  --verbose    print every measurement on stderr\n",
-          MAX_PAYLOAD, DEFAULT_WINDOW, DEFAULT_CKPT);
+  fprintf(
+      f,
+      "usage: bench_sender [--quick | --full] [--dir DIR] [--json FILE]\n"
+      "                    [--rounds N] [--seconds S] [--only LIST]\n"
+      "                    [--scenario S] [--payload N] [--window N]\n"
+      "                    [--ckpt N] [--verbose]\n"
+      "  Two sim processes on a real disk: pessimistic-sender (memory and\n"
+      "  durable modes), pessimistic-receiver, coordinated and none\n"
+      "  against the same application without logging: throughput at\n"
+      "  saturation and one-at-a-time round trips.\n"
+      "  --quick      CI smoke run (a few seconds in all)\n"
+      "  --full       longer, steadier measurements\n"
+      "  --dir DIR    parent of the scratch directory (default: beside\n"
+      "               this program, else /var/tmp; never tmpfs if\n"
+      "               anything else is there)\n"
+      "  --json FILE  also write the results as a JSON array\n"
+      "  --rounds N   interleaved rounds (the median is reported)\n"
+      "  --seconds S  minimum timed seconds per measurement\n"
+      "  --only LIST  run only these contenders, comma-separated:\n"
+      "               no_logging, sender_memory, sender_durable, receiver,\n"
+      "               coordinated, none\n"
+      "  --scenario S saturation or pingpong (default: both)\n"
+      "  --payload N  only messages of N bytes (1..%d; default 64, 1024)\n"
+      "  --window N   saturation: messages outstanding (default %d;\n"
+      "               --batch N is the same)\n"
+      "  --ckpt N     mlog checkpoints every N deliveries (default %d;\n"
+      "               0: never, and sender-based senders keep every\n"
+      "               message they sent)\n"
+      "  --verbose    print every measurement on stderr\n",
+      MAX_PAYLOAD, DEFAULT_WINDOW, DEFAULT_CKPT);
 }
 
 /* One row: every enabled contender, rounds interleaved. */
@@ -1124,7 +1142,7 @@ int main(int argc, char **argv) {
   if (bn.scenarios[S_PINGPONG])
     print_pingpong(&bn, rows, nrows);
   printf("\nEach contender's median round (by msgs/s, round trips/s); \"x "
-         "none\" ratios are\nmedians over rounds of the ratio to no_logging "
+         "nolog\" ratios are\nmedians over rounds of the ratio to no_logging "
          "within a round.%s\n",
          syncs_seen ? ""
                     : " fdatasyncs: n/a (LMDB's calls did not reach this "

@@ -161,7 +161,7 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
    * recorded here is in that snapshot's channel state. */
   if (rc == MLOG_OK && p->grp && p->grp->snap &&
       mlogi_snap_recording(p, f->src))
-    rc = mlogi_recvec_add(&p->ctl, &rec);
+    rc = mlogi_recvec_add(&p->grp->snap->channel, &rec);
   if (rc != MLOG_OK)
     return mlogi_fail(&p->eb, rc, "out of memory for a received message");
   ch->recv_mark = f->seq;

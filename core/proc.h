@@ -192,6 +192,8 @@ typedef struct snapshots {
   uint64_t committed_rsn; /* the state of snapshot `global`: outputs up to
                              it leave */
   uint64_t told_at;       /* ms: the last gossip */
+  recvec channel;         /* channel-state and MARKER records, logged with
+                             the next COMPLETE (one commit per snapshot) */
   snapinfo *kept;         /* snapshots kept, oldest first */
   size_t nkept, capkept;
   bool marker;                    /* a marker was taken and waits for the

@@ -380,8 +380,9 @@ static int write_checkpoint(mlog_proc *p, uint64_t *count, uint64_t *number) {
   free(buf.data);
   /* Sender-based: the ACKs that follow let the senders drop what the
    * checkpoint covers; under lazy meta flushes an OS crash may still undo
-   * it until the meta page is flushed. */
-  if (rc == MLOG_OK && (p->sb || p->grp))
+   * it until the meta page is flushed. (A checkpoint-only protocol's next
+   * commit makes it durable; one lost in an OS crash is not a position.) */
+  if (rc == MLOG_OK && p->sb)
     rc = mlog_log_sync(p->log);
   if (rc != MLOG_OK) {
     p->broken = rc != MLOG_EAPP;

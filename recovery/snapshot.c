@@ -203,6 +203,7 @@ void mlogi_snap_free(mlog_proc *p) {
   free(s->told);
   free(s->asked);
   free(s->kept);
+  mlogi_recvec_free(&s->channel);
   free(s);
   p->grp->snap = NULL;
 }
@@ -246,16 +247,34 @@ static int update_global(mlog_proc *p) {
   return collect(p);
 }
 
-static int add_control(mlog_proc *p, uint8_t flags, uint32_t src, uint64_t ssn,
-                       uint64_t id) {
-  mlog_record rec = {.type = MLOG_REC_CONTROL,
-                     .flags = flags,
-                     .src = src,
-                     .dst = p->id,
-                     .incarnation = p->incarnation,
-                     .ssn = ssn,
-                     .rsn = id};
-  return mlogi_add_record(p, &rec);
+static mlog_record control(mlog_proc *p, uint8_t flags, uint32_t src,
+                           uint64_t ssn, uint64_t id) {
+  return (mlog_record){.type = MLOG_REC_CONTROL,
+                       .flags = flags,
+                       .src = src,
+                       .dst = p->id,
+                       .incarnation = p->incarnation,
+                       .ssn = ssn,
+                       .rsn = id};
+}
+
+/* The channel states and markers taken so far, then COMPLETE records up to
+ * `upto`, in one durable commit. */
+static int log_completion(mlog_proc *p, uint64_t upto) {
+  snapshots *s = p->grp->snap;
+  int rc = MLOG_OK;
+  mlogi_recvec_fix(&s->channel);
+  for (size_t i = 0; rc == MLOG_OK && i < s->channel.n; i++)
+    rc = mlogi_add_record(p, &s->channel.recs[i]);
+  for (uint64_t id = s->complete + 1; rc == MLOG_OK && id <= upto; id++) {
+    mlog_record rec = control(p, MLOGI_CTL_COMPLETE, p->id, 0, id);
+    rc = mlogi_add_record(p, &rec);
+  }
+  if (rc == MLOG_OK)
+    rc = mlogi_commit_durably(p);
+  if (rc == MLOG_OK)
+    mlogi_recvec_clear(&s->channel);
+  return rc;
 }
 
 /* Every channel's marker of the snapshots up to some id came: they are
@@ -268,11 +287,7 @@ static int check_complete(mlog_proc *p) {
       upto = s->closed[j];
   if (upto <= s->complete)
     return MLOG_OK;
-  int rc = MLOG_OK;
-  for (uint64_t id = s->complete + 1; rc == MLOG_OK && id <= upto; id++)
-    rc = add_control(p, MLOGI_CTL_COMPLETE, p->id, 0, id);
-  if (rc == MLOG_OK)
-    rc = mlogi_commit_durably(p);
+  int rc = log_completion(p, upto);
   if (rc != MLOG_OK)
     return rc;
   s->complete = upto;
@@ -353,8 +368,11 @@ int mlogi_snap_take_marker(mlog_proc *p) {
   if (s->marker_id > s->closed[src])
     s->closed[src] = s->marker_id;
   p->ch[src].logged_mark = s->marker_ssn; /* acknowledged */
-  rc = add_control(p, MLOGI_CTL_MARKER, src, s->marker_ssn, s->marker_id);
-  return rc == MLOG_OK ? check_complete(p) : rc;
+  mlog_record rec =
+      control(p, MLOGI_CTL_MARKER, src, s->marker_ssn, s->marker_id);
+  if (mlogi_recvec_add(&s->channel, &rec) != MLOG_OK)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  return check_complete(p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -438,6 +456,7 @@ static void reset_snapshots(mlog_proc *p, uint64_t id) {
     s->closed[j] = s->done[j] = s->echo[j] = s->told[j] = id;
   memset(s->asked, 0, p->n * sizeof *s->asked);
   s->marker = false;
+  mlogi_recvec_clear(&s->channel);
   while (s->nkept > 0 && s->kept[s->nkept - 1].id > id)
     s->nkept--;
   const snapinfo *si = kept(s, id);
