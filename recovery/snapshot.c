@@ -12,9 +12,10 @@
  * frames. A process taking its first marker of s records its state first
  * (the marker's channel is then empty), then sends its own markers; until
  * s's marker has come on a channel, every message taken from that channel
- * is appended to the log: the channel's state. Snapshot s is complete here
- * when every channel's marker came and those records are durable; it is
- * complete everywhere when every process says so (SNAP_DONE frames).
+ * is kept for the log: the channel's state. Snapshot s is complete here
+ * when every channel's marker came and those records are durable (they go
+ * with the COMPLETE record, one commit per snapshot); it is complete
+ * everywhere when every process says so (SNAP_DONE frames).
  *
  * In the log: the checkpoint of s (its state names s), the DELIVERY records
  * of the channel states, a MARKER record per channel (its ssn), and the
