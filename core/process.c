@@ -761,8 +761,8 @@ static int check_config(const mlog_proc_config *cfg, const mlog_app *app,
                       "messages in an OS crash: add MLOG_PROC_UNSAFE to "
                       "insist");
   const mlog_transport_ops *t = cfg->transport;
-  if (t->version != MLOG_TRANSPORT_VERSION || !t->open || !t->send ||
-      !t->recv || !t->now_ms || !t->close)
+  if (t->version < 1 || t->version > MLOG_TRANSPORT_VERSION || !t->open ||
+      !t->send || !t->recv || !t->now_ms || !t->close)
     return mlogi_fail(eb, MLOG_EINVAL, "incomplete transport ops");
   return MLOG_OK;
 }
@@ -1073,6 +1073,13 @@ void mlogi_proc_crash(mlog_proc *p) {
 
 const char *mlog_proc_errmsg(const mlog_proc *p) {
   return p ? p->eb.msg : mlogi_thread_errbuf()->msg;
+}
+
+bool mlog_proc_suspects(const mlog_proc *p, uint32_t id) {
+  if (p == NULL || id >= p->n || id == p->id || p->tp->version < 2 ||
+      p->tp->suspects == NULL)
+    return false;
+  return p->tp->suspects(p->tp_self, id);
 }
 
 void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st) {

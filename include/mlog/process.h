@@ -217,6 +217,11 @@ MLOG_NODISCARD int mlog_checkpoint(mlog_proc *p);
 /* Fill *st. */
 void mlog_proc_get_stats(const mlog_proc *p, mlog_proc_stats *st);
 
+/* Failure detection: does p's transport suspect process id (heard nothing
+ * from it for a while)? False when the transport has no failure detector
+ * (the sim transport) and for p itself. */
+bool mlog_proc_suspects(const mlog_proc *p, uint32_t id);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
  * allocates `size` bytes of zeroed private state and passes them as `self`.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,7 @@
 extern "C" {
 #endif
 
-#define MLOG_TRANSPORT_VERSION 1
+#define MLOG_TRANSPORT_VERSION 2 /* 2 added `suspects`; 1 is accepted */
 
 typedef struct mlog_transport_ops {
   /* MLOG_TRANSPORT_VERSION the table was written against. */
@@ -53,6 +54,10 @@ typedef struct mlog_transport_ops {
 
   /* Required. Release everything; `self` itself is freed by the caller. */
   void (*close)(void *self);
+
+  /* Optional (version 2). Failure detection: does the transport suspect
+   * process `id` (no sign of life for a while)? NULL: it never does. */
+  bool (*suspects)(void *self, uint32_t id);
 } mlog_transport_ops;
 
 #ifdef __cplusplus
