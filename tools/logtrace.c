@@ -10,6 +10,7 @@
 
 #include "core/internal.h"
 #include "core/proc.h"
+#include "groupdirs.h"
 #include "logtrace.h"
 #include "tool.h"
 
@@ -42,9 +43,9 @@ typedef struct proc_log {
 
 /* The logs of a group, by process id. */
 typedef struct group_logs {
-  uint32_t n;            /* group size, as the first log read says */
-  const char *first_dir; /* that log */
-  proc_log *proc;        /* [n] */
+  group_dirs dirs;
+  uint32_t n;     /* group size */
+  proc_log *proc; /* [n] */
 } group_logs;
 
 static void group_free(group_logs *g) {
@@ -54,6 +55,7 @@ static void group_free(group_logs *g) {
     free(g->proc[p].pos);
   }
   free(g->proc);
+  group_dirs_free(&g->dirs);
 }
 
 /* Report "DIR: message"; returns TOOL_UNREADABLE. */
@@ -246,33 +248,18 @@ static int read_positions(mlog_log *log, proc_log *pl, uint32_t n) {
 static int join_group(group_logs *g, mlog_log *log, const char *dir,
                       bool have_key, proc_log **out) {
   mlog_log_info info;
-  int rc = mlog_log_get_info(log, &info);
-  if (rc != MLOG_OK)
-    return log_error(dir, rc, mlog_log_errmsg(log));
-  if (info.keyed && !have_key)
-    return log_error(dir, MLOG_ENOKEY, NULL);
+  uint32_t id;
+  int rc = group_dirs_join(&g->dirs, log, dir, have_key, &info, &id);
+  if (rc != TOOL_OK)
+    return rc;
   if (g->proc == NULL) {
-    g->proc =
-        calloc(info.group_size > 0 ? info.group_size : 1, sizeof *g->proc);
+    g->n = g->dirs.n;
+    g->proc = calloc(g->n > 0 ? g->n : 1, sizeof *g->proc);
     if (g->proc == NULL)
       return out_of_memory(dir);
-    g->n = info.group_size;
-    g->first_dir = dir;
   }
-  if (info.group_size != g->n)
-    return dir_error(dir,
-                     "the log of a process of a group of %u, but %s is of a "
-                     "group of %u",
-                     info.group_size, g->first_dir, g->n);
-  if (info.process_id >= g->n)
-    return dir_error(dir, "the log says it is process %u of a group of %u",
-                     info.process_id, g->n);
-  proc_log *pl = &g->proc[info.process_id];
-  if (pl->dir != NULL)
-    return dir_error(dir, "a second log of process p%u (the first: %s)",
-                     info.process_id, pl->dir);
-  pl->dir = dir;
-  *out = pl;
+  g->proc[id].dir = dir;
+  *out = &g->proc[id];
   return TOOL_OK;
 }
 
@@ -287,27 +274,6 @@ static int read_log(group_logs *g, const char *dir, const mlog_key *key) {
     rc = read_positions(log, pl, g->n);
   mlog_log_close(log);
   return rc;
-}
-
-/* Every process of the group needs its log. */
-static int check_complete(const group_logs *g) {
-  char missing[512] = "";
-  size_t len = 0, count = 0;
-  for (uint32_t p = 0; p < g->n; p++) {
-    if (g->proc[p].dir != NULL)
-      continue;
-    if (len < sizeof missing)
-      len += (size_t)snprintf(missing + len, sizeof missing - len, "%sp%u",
-                              count > 0 ? ", " : "", p);
-    count++;
-  }
-  if (count == 0)
-    return TOOL_OK;
-  tool_error("no log given for process%s %s%s (a group of %u: give one "
-             "directory per process)",
-             count > 1 ? "es" : "", missing, len >= sizeof missing ? "..." : "",
-             g->n);
-  return TOOL_UNREADABLE;
 }
 
 static const mlogi_chan_counts *end_counts(const proc_log *pl) {
@@ -454,7 +420,7 @@ static int load_logs(const trace_source *src, trace *t) {
   if (src->keyfile != NULL)
     tool_forget_key(&key);
   if (rc == TOOL_OK)
-    rc = check_complete(&g);
+    rc = group_dirs_complete(&g.dirs);
   if (rc == TOOL_OK) {
     raise_open_ends(&g);
     rc = check_receives(&g);

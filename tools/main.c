@@ -22,6 +22,8 @@ static const command commands[] = {
      "find the recovery line of a trace or a group's logs after failures"},
     {"diagram", cmd_diagram,
      "draw the space-time diagram of a trace or a group's logs as SVG"},
+    {"audit", cmd_audit,
+     "check the logs of a group against each other (duplicates, gaps, ...)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
