@@ -26,6 +26,7 @@ static const char usage[] =
     "               the sender keeps one (pessimistic-sender, durable mode)\n"
     "  checkpoint   each checkpoint verifies and covers an lsn of the log\n"
     "  incarnation  records' incarnations never decrease along the log\n"
+    "               (spontaneous sends name their state's: not checked)\n"
     "  orphan       a delivery whose dependency vector names an interval its\n"
     "               process's log says is void (optimistic logging): a\n"
     "               warning, a problem only when the delivery is not void\n"
@@ -405,12 +406,17 @@ static int on_record(void *arg, const mlog_record *rec) {
   scan *s = arg;
   audit *a = s->a;
   proc *p = &a->p[s->id];
-  if (rec->incarnation < p->last_inc)
-    problem(a, s->who, rec->lsn, "incarnation",
-            "incarnation %u after incarnation %u at lsn %llu", rec->incarnation,
-            p->last_inc, (unsigned long long)p->last_inc_lsn);
-  p->last_inc = rec->incarnation;
-  p->last_inc_lsn = rec->lsn;
+  /* A spontaneous send names the incarnation of the state it followed,
+   * which may be older than the writer's: the others name the writer's. */
+  if (rec->type != MLOG_REC_PAYLOAD) {
+    if (rec->incarnation < p->last_inc)
+      problem(a, s->who, rec->lsn, "incarnation",
+              "incarnation %u after incarnation %u at lsn %llu",
+              rec->incarnation, p->last_inc,
+              (unsigned long long)p->last_inc_lsn);
+    p->last_inc = rec->incarnation;
+    p->last_inc_lsn = rec->lsn;
+  }
   if (rec->type != MLOG_REC_DELIVERY)
     return 0;
   bool is_void = rec->rsn > mlog_log_incarnation_end(p->log, rec->incarnation);
