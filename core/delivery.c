@@ -205,8 +205,12 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
     p->stats.bad_frames++;
     return MLOG_OK; /* never trust the network: drop it */
   }
-  if (p->grp && f.kind >= MLOGI_FRAME_SNAP_DONE)
-    return mlogi_grp_on_frame(p, &f);
+  if (f.kind >= MLOGI_FRAME_SNAP_DONE) {
+    if (p->grp)
+      return mlogi_grp_on_frame(p, &f);
+    p->stats.bad_frames++; /* a checkpoint-only protocol's frame */
+    return MLOG_OK;
+  }
   if (p->grp && !mlogi_grp_admit(p, &f))
     return MLOG_OK; /* another round, or frozen: resent later */
   if (f.kind != MLOGI_FRAME_DATA && p->opt) {
@@ -305,7 +309,8 @@ int mlogi_send_logged(mlog_proc *p, uint32_t dst, uint64_t ssn, const void *msg,
   /* Leave at once unless it must wait (FIFO: behind an unsent one; one
    * placed among kept messages leaves with the next settle). */
   if (rc == MLOG_OK && newest && may_leave(p, ch->out_tail, 0) &&
-      p->replay == NULL && (prev == NULL || prev->sent) && !mlogi_kt_holding(p))
+      p->replay == NULL && (prev == NULL || prev->sent) &&
+      !mlogi_kt_holding(p) && !(p->grp && p->grp->frozen))
     transmit(p, dst, ch->out_tail);
   return rc;
 }

@@ -45,6 +45,11 @@
 
 #define TAKEOVER_TIMEOUTS 20 /* silent resend timeouts before a takeover */
 
+/* May a frame name round r? lead() must still find a newer one. */
+static bool round_ok(const mlog_proc *p, uint64_t r) {
+  return r <= UINT32_MAX - 2 * (uint64_t)p->n;
+}
+
 int mlogi_grp_open(mlog_proc *p, bool coordinated, bool two_phase) {
   grp_state *g = calloc(1, sizeof *g);
   if (g == NULL)
@@ -110,6 +115,7 @@ static int take_positions(mlog_proc *p) {
   size_t len;
   free(g->mine);
   g->mine = NULL;
+  g->mine_len = 0;
   int rc = g->coordinated ? mlogi_snap_info(p, &pos, &len)
                           : mlogi_indep_info(p, &pos, &len);
   if (rc != MLOG_OK)
@@ -283,7 +289,7 @@ static int apply(mlog_proc *p, uint32_t r, const uint8_t *line, size_t len) {
 static int on_query(mlog_proc *p, const mlogi_frame *f) {
   grp_state *g = p->grp;
   uint32_t r = (uint32_t)f->seq;
-  if (f->seq > UINT32_MAX || r % p->n != f->src)
+  if (!round_ok(p, f->seq) || r % p->n != f->src)
     return MLOG_OK; /* not a round that peer may lead */
   if (r <= p->incarnation || r < g->round) {
     uint32_t newest = g->round > p->incarnation ? g->round : p->incarnation;
@@ -295,6 +301,11 @@ static int on_query(mlog_proc *p, const mlogi_frame *f) {
   }
   if (r > g->round) {
     int rc = join(p, r, f->src);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  if (g->mine == NULL) { /* taking them failed: try again */
+    int rc = take_positions(p);
     if (rc != MLOG_OK)
       return rc;
   }
@@ -372,7 +383,7 @@ int mlogi_grp_on_frame(mlog_proc *p, const void *frame) {
     /* A newer round exists: lead one newer still (the line of the newer
      * one may not include my restart). */
     if (g->leading && g->line == NULL && f->seq > g->round &&
-        f->seq <= UINT32_MAX) {
+        round_ok(p, f->seq)) {
       g->round = (uint32_t)f->seq;
       return lead(p);
     }

@@ -204,7 +204,8 @@ typedef struct snapshots {
 
 /* Koo-Toueg two-phase checkpointing (recovery/koo_toueg.c). */
 typedef struct koo_toueg {
-  uint64_t perm;       /* the newest permanent checkpoint (0: initial) */
+  uint64_t perm; /* the newest permanent checkpoint (0: initial) */
+  uint64_t perm_rsn, tent_rsn; /* the rsn of its state; of the tentative one */
   uint64_t *base_sent; /* [n] counts at it: a message sent or received */
   uint64_t *base_recv; /* after them is newer than the checkpoint */
   uint32_t seq;        /* instances I started */

@@ -283,6 +283,8 @@ static bool output_committed(const mlog_proc *p, const outq *o,
                              uint64_t durable) {
   if (p->opt)
     return o->rsn <= p->opt->committed_rsn;
+  if (p->grp && p->grp->kt) /* a permanent checkpoint covers it */
+    return o->rsn <= p->grp->kt->perm_rsn;
   if (p->grp) /* none: nothing keeps an output from a rollback */
     return !p->grp->snap || o->rsn <= p->grp->snap->committed_rsn;
   return o->needs_lsn <= durable && (!p->sb || o->rsn <= p->sb->logged_rsn);
@@ -959,6 +961,7 @@ static int proc_open(const mlog_proc_config *cfg, const mlog_app *app,
   if (rc == MLOG_OK)
     rc = recover(p, eb);
   if (rc != MLOG_OK) {
+    p->broken = true; /* a failed open writes nothing (no COUNTS record) */
     mlog_proc_close(p);
     return rc;
   }

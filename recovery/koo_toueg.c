@@ -45,6 +45,7 @@ static uint64_t *counts(mlog_proc *p, bool sent, uint64_t *out) {
 static int set_base(mlog_proc *p, uint64_t number) {
   koo_toueg *kt = p->grp->kt;
   kt->perm = number;
+  kt->perm_rsn = 0;
   memset(kt->base_sent, 0, p->n * sizeof *kt->base_sent);
   memset(kt->base_recv, 0, p->n * sizeof *kt->base_recv);
   if (number == 0)
@@ -54,6 +55,8 @@ static int set_base(mlog_proc *p, uint64_t number) {
   int rc = mlog_log_read_checkpoint(p->log, number, &ck);
   if (rc == MLOG_OK)
     rc = mlogi_state_peek(ck.state, ck.len, p->n, &v);
+  if (rc == MLOG_OK)
+    kt->perm_rsn = v.rsn;
   for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++) {
     kt->base_sent[j] = v.ch[j].sent;
     kt->base_recv[j] = v.ch[j].received;
@@ -183,6 +186,7 @@ static int enter(mlog_proc *p, uint64_t inst, uint32_t parent) {
   int rc = mlogi_write_checkpoint(p, &kt->tentative);
   if (rc != MLOG_OK)
     return rc;
+  kt->tent_rsn = p->rsn;
   counts(p, true, kt->tent_sent);
   counts(p, false, kt->tent_recv);
   kt->busy = true;
@@ -206,6 +210,7 @@ static int finish(mlog_proc *p, bool commit) {
     rc = make_permanent(p, kt->tentative);
   if (rc == MLOG_OK && commit && kt->tentative) {
     kt->perm = kt->tentative;
+    kt->perm_rsn = kt->tent_rsn;
     memcpy(kt->base_sent, kt->tent_sent, p->n * sizeof *kt->base_sent);
     memcpy(kt->base_recv, kt->tent_recv, p->n * sizeof *kt->base_recv);
   } else if (kt->tentative) {
@@ -219,7 +224,8 @@ static int finish(mlog_proc *p, bool commit) {
   kt->tentative = 0;
   kt->busy = false;
   kt->commit = commit;
-  kt->finished[kt->inst >> 32] = (uint32_t)kt->inst;
+  if ((uint32_t)kt->inst > kt->finished[kt->inst >> 32])
+    kt->finished[kt->inst >> 32] = (uint32_t)kt->inst;
   kt->forwarding = false;
   for (uint32_t j = 0; j < p->n; j++) {
     kt->asked[j] = kt->asked[j] != ASK_NONE ? ASK_TELL : ASK_NONE;
@@ -271,9 +277,10 @@ static int on_request(mlog_proc *p, const mlogi_frame *f) {
     p->stats.bad_frames++;
     return MLOG_OK;
   }
-  if ((uint32_t)f->seq <= kt->finished[initiator]) { /* decided already */
-    mlogi_send_frame(p, f->src, MLOGI_FRAME_KT_REPLY, MLOGI_FRAME_F_YES, f->seq,
-                     NULL, 0);
+  /* Decided here already, or refused (my no aborts it): a late copy must
+   * not start it again; no is the answer the asker may still wait for. */
+  if ((uint32_t)f->seq <= kt->finished[initiator]) {
+    mlogi_send_frame(p, f->src, MLOGI_FRAME_KT_REPLY, 0, f->seq, NULL, 0);
     return MLOG_OK;
   }
   if (kt->busy && f->seq == kt->inst) { /* in it already */
@@ -286,6 +293,8 @@ static int on_request(mlog_proc *p, const mlogi_frame *f) {
   /* last_recv(x, y) >= first_sent(y, x): x received a message I sent after
    * my last permanent checkpoint. */
   bool needed = last_recv > kt->base_sent[f->src];
+  if (needed && (kt->busy || kt->forwarding))
+    kt->finished[initiator] = (uint32_t)f->seq;
   if (kt->busy || kt->forwarding || !needed) {
     mlogi_send_frame(p, f->src, MLOGI_FRAME_KT_REPLY,
                      needed ? 0 : MLOGI_FRAME_F_YES, f->seq, NULL, 0);

@@ -346,7 +346,10 @@ int mlogi_snap_on_marker(mlog_proc *p, uint32_t src, uint64_t ssn,
                          const void *payload, size_t len) {
   snapshots *s = p->grp->snap;
   uint64_t id;
-  if (!mlogi_varint_only(payload, len, &id) || id == 0)
+  /* Ids come in order on a channel, and a marker names a snapshot recorded
+   * here or the next one (its sender recorded every id before it). */
+  if (!mlogi_varint_only(payload, len, &id) || id <= s->closed[src] ||
+      id > s->recorded + 1)
     return MLOG_EPROTO;
   s->marker = true;
   s->marker_src = src;

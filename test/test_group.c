@@ -1113,3 +1113,149 @@ Test(group, marker_without_payload) {
   cr_assert_eq(a.snapshot, 0u, "no snapshot recorded");
   sg_free(g);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Regressions found by review: forged rounds and markers, late requests,   */
+/* failed opens, frames of another protocol family                         */
+
+/* A QUERY whose round is UINT32_MAX used to wedge P0: its takeover's round
+ * wrapped around to 0. Such a round is refused now. */
+Test(group, regression_query_round_wraps) {
+  sg_group *g = t_new(2, 901, 10, 10, "none", "rw");
+  sg_start(g);
+  sg_settle(g);
+  mlogi_frame f = {.kind = MLOGI_FRAME_ROUND_QUERY,
+                   .incarnation = 0,
+                   .seq = UINT32_MAX}; /* UINT32_MAX % 2 == 1: P1 may lead it */
+  sg_inject(g, 1, 0, f);
+  cr_assert_eq(sg_step(g, 0), 0u);
+  cr_assert(!frozen(g, 0), "P0 refused the round");
+  cr_assert_eq(g->nd[0].p->grp->round, 0u);
+  sg_free(g);
+}
+
+static int count_rec(void *arg, const mlog_record *rec) {
+  (void)rec;
+  ++*(uint64_t *)arg;
+  return 0;
+}
+static uint64_t count_records(const char *d) {
+  mlog_log *log;
+  cr_assert_eq(mlog_log_open(d, MLOG_LOG_RDONLY, NULL, &log), MLOG_OK);
+  uint64_t n = 0;
+  cr_assert_eq(mlog_log_scan(log, 1, count_rec, &n), MLOG_OK);
+  mlog_log_close(log);
+  return n;
+}
+/* A failed reopen (restore callback fails) must leave the log as it was:
+ * it used to append a COUNTS record at the close. */
+static bool fail_restore;
+static int r_restore(void *arg, const void *state, size_t len) {
+  if (fail_restore)
+    return 1;
+  return t_restore(arg, state, len);
+}
+static const mlog_app r_callbacks = {.deliver = t_deliver,
+                                     .snapshot = t_snapshot,
+                                     .restore = r_restore,
+                                     .output = t_output};
+
+Test(group, regression_failed_open_writes_counts) {
+  sg_group *g = t_new(2, 902, 10, 10, "none", "fo");
+  g->hooks.callbacks = &r_callbacks;
+  sg_start(g);
+  sg_settle(g);
+  t_send(g, 0, 1, 1, 0, false);
+  sg_settle(g);
+  sg_crash(g, 1);
+  uint64_t before = count_records(g->nd[1].dir);
+  fail_restore = true;
+  mlog_proc_config cfg = g->nd[1].cfg;
+  void *app = g->hooks.prepare(g, 1, &cfg);
+  mlog_proc *p = NULL;
+  int rc = mlog_proc_open(&cfg, &r_callbacks, app, &p);
+  fail_restore = false;
+  cr_assert_neq(rc, MLOG_OK, "the open fails");
+  uint64_t after = count_records(g->nd[1].dir);
+  cr_assert_eq(after, before, "a failed open appended %llu record(s)",
+               (unsigned long long)(after - before));
+  sg_free(g);
+}
+
+/* A marker naming a far snapshot id used to be taken: a checkpoint was
+ * written and one COMPLETE record per id up to 2^64-1 was due. */
+Test(group, regression_marker_far_id) {
+  sg_group *g = t_new(2, 903, 10, 10, "coordinated", "mk");
+  sg_start(g);
+  sg_settle(g);
+  uint8_t payload[10];
+  size_t len = mlogi_varint_put(payload, UINT64_MAX);
+  mlogi_frame f = {.kind = MLOGI_FRAME_DATA,
+                   .flags = MLOGI_FRAME_F_MARKER,
+                   .incarnation = g->nd[1].p->incarnation,
+                   .seq = 1,
+                   .payload = payload,
+                   .payload_len = (uint32_t)len};
+  sg_inject(g, 1, 0, f);
+  cr_assert_eq(sg_step(g, 0), 0u);
+  mlog_proc_stats a = sg_stats(g, 0);
+  cr_assert_eq(a.snapshot, 0u, "a marker of snapshot 2^64-1 was taken");
+  sg_free(g);
+}
+
+/* Koo-Toueg: two concurrent initiations abort each other; a late duplicate
+ * of one's REQUEST used to start the dead instance at the other, which then
+ * held its sends for ever. */
+Test(group, regression_kt_late_request_of_aborted_instance) {
+  sg_group *g = t_new(2, 904, 10, 10, "coordinated", "kt");
+  for (uint32_t i = 0; i < 2; i++) {
+    g->nd[i].cfg.flags = SG_FLAGS | MLOG_PROC_KOO_TOUEG;
+    g->nd[i].opening = 10;
+  }
+  sg_start(g);
+  sg_settle(g);
+  t_send(g, 0, 1, 1, 0, false);
+  t_send(g, 1, 0, 1, 0, false);
+  sg_settle(g);
+  checkpoint(g, 0); /* instance X, asks P1 */
+  checkpoint(g, 1); /* instance Y, asks P0 */
+  uint64_t x = g->nd[0].p->grp->kt->inst;
+  sg_settle(g);
+  cr_assert(!sg_stats(g, 0).in_two_phase && !sg_stats(g, 1).in_two_phase,
+            "both aborted");
+  uint8_t payload[10];
+  size_t len = mlogi_varint_put(payload, g->nd[0].p->ch[1].recv_mark);
+  mlogi_frame f = {.kind = MLOGI_FRAME_KT_REQUEST,
+                   .incarnation = g->nd[0].p->incarnation,
+                   .seq = x,
+                   .payload = payload,
+                   .payload_len = (uint32_t)len};
+  sg_inject(g, 0, 1, f); /* the resend of X's request, late */
+  cr_assert_eq(sg_step(g, 0), 1u);
+  sg_run(g, 0, 60 * 1000);
+  t_send(g, 1, 0, 1, 0, false);
+  sg_run(g, 0, 60 * 1000);
+  cr_assert(!sg_stats(g, 1).in_two_phase,
+            "P1 is stuck in the dead instance X, holding its sends");
+  sg_free(g);
+}
+
+/* Under pessimistic-sender, a frame of a checkpoint-only kind (8) with the
+ * LOST flag used to be taken as a HELLO: the process checkpointed. */
+Test(group, regression_sender_unknown_kind_as_hello) {
+  sg_group *g = t_new(2, 905, 10, 10, "pessimistic-sender", "sb");
+  sg_start(g);
+  sg_settle(g);
+  mlog_proc_stats a = sg_stats(g, 0);
+  mlogi_frame f = {.kind = MLOGI_FRAME_ROUND_QUERY,
+                   .flags = MLOGI_FRAME_F_LOST,
+                   .incarnation = g->nd[1].p->incarnation,
+                   .seq = 1};
+  sg_inject(g, 1, 0, f);
+  cr_assert_eq(sg_step(g, 0), 0u);
+  sg_poll(g, 0);
+  mlog_proc_stats b = sg_stats(g, 0);
+  cr_assert_eq(b.checkpoints, a.checkpoints, "a bad frame wrote a checkpoint");
+  cr_assert_eq(b.bad_frames, a.bad_frames + 1, "not counted as bad");
+  sg_free(g);
+}

@@ -116,12 +116,26 @@ static int check_growth(const proc_log *pl, uint32_t n) {
   return TOOL_OK;
 }
 
+/* The most messages a trace built from logs takes on one channel: every
+ * message becomes an event. */
+#define MAX_CHANNEL_MESSAGES (1u << 22)
+
 /* Append pos (room for it is there; ownership of its counts passes, also
  * on failure) and check it against the position before it. */
 static int add_position(proc_log *pl, uint32_t n, position pos) {
   if (pos.ch == NULL)
     return out_of_memory(pl->dir);
   pl->pos[pl->n_pos++] = pos;
+  for (uint32_t j = 0; j < n; j++)
+    if (pos.ch[j].sent > MAX_CHANNEL_MESSAGES ||
+        pos.ch[j].received > MAX_CHANNEL_MESSAGES) {
+      char at[48];
+      describe(&pos, at, sizeof at);
+      return dir_error(pl->dir,
+                       "%s counts more than %u messages on the channel "
+                       "with p%u: too many for a trace",
+                       at, MAX_CHANNEL_MESSAGES, j);
+    }
   return pl->n_pos > 1 ? check_growth(pl, n) : TOOL_OK;
 }
 

@@ -32,7 +32,6 @@ extern "C" {
           with the rsns receivers give, receivers hold their sends until       \
           their rsns are recorded */
 
-/* What the runtime tells a logger at open. */
 #define MLOG_LOGGER_COORDINATED                                                \
   0x4u /* no message logging: Chandy-Lamport snapshots of the whole group;     \
           a failure rolls the group back to the newest complete one */
@@ -40,6 +39,8 @@ extern "C" {
 #define MLOG_LOGGER_INDEPENDENT                                                \
   0x8u /* no message logging: checkpoints taken alone; a failure rolls the     \
           group back to its recovery line (domino effect possible) */
+
+/* What the runtime tells a logger at open. */
 
 typedef struct mlog_logger_params {
   /* No background threads: persist from the poll op (simulations, for

@@ -87,7 +87,10 @@ typedef struct mlog_proc_config {
   uint64_t ckpt_every_deliveries;
   uint64_t ckpt_every_ms;
   uint64_t ckpt_every_bytes;
-  uint32_t ckpt_keep;  /* checkpoints kept; 0 means 2 */
+  uint32_t ckpt_keep;  /* checkpoints kept; 0 means 2. Coordinated: the
+                          snapshots complete everywhere kept; none and
+                          Koo-Toueg keep every checkpoint (a rollback may
+                          reach any) */
   const mlog_key *key; /* log key, borrowed (copied); NULL: unkeyed */
   const mlog_transport_ops *transport; /* borrowed for the process's life */
   const void *transport_config;        /* borrowed for the open call */
@@ -211,7 +214,11 @@ MLOG_NODISCARD int mlog_nondet(mlog_proc *p, void *buf, size_t len,
                                void (*fill)(void *arg, void *buf, size_t len),
                                void *arg);
 
-/* Take a checkpoint now (after the deliveries made so far). */
+/* Take a checkpoint now (after the deliveries made so far). Under
+ * coordinated it starts a snapshot (EAGAIN while one this process recorded
+ * is incomplete) or, with MLOG_PROC_KOO_TOUEG, a two-phase checkpoint
+ * (EAGAIN while one is under way); under the checkpoint-only protocols,
+ * EAGAIN while a rollback round is under way. */
 MLOG_NODISCARD int mlog_checkpoint(mlog_proc *p);
 
 /* Fill *st. */
