@@ -254,13 +254,16 @@ static int load_kept(audit *a, uint32_t id) {
   if (rc != MLOG_OK)
     problem(a, pname(id, who), 0, "sender",
             "a kept message fails its check: %s", mlog_log_errmsg(p->log));
-  qsort(p->kept, p->n_kept, sizeof *p->kept, cmp_kept);
+  if (p->n_kept > 0) /* qsort of NULL is undefined, even of nothing */
+    qsort(p->kept, p->n_kept, sizeof *p->kept, cmp_kept);
   return TOOL_OK;
 }
 
 static const kept *find_kept(const proc *p, uint32_t dst, uint64_t ssn) {
   kept key = {.dst = dst, .ssn = ssn};
-  return bsearch(&key, p->kept, p->n_kept, sizeof *p->kept, cmp_kept);
+  return p->n_kept > 0
+             ? bsearch(&key, p->kept, p->n_kept, sizeof *p->kept, cmp_kept)
+             : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -455,7 +458,8 @@ static void check_duplicates(audit *a, uint32_t id) {
   proc *p = &a->p[id];
   char who[16];
   pname(id, who);
-  qsort(p->dlv, p->n_dlv, sizeof *p->dlv, cmp_delivery);
+  if (p->n_dlv > 0)
+    qsort(p->dlv, p->n_dlv, sizeof *p->dlv, cmp_delivery);
   for (size_t i = 1; i < p->n_dlv; i++)
     if (p->dlv[i].src == p->dlv[i - 1].src &&
         p->dlv[i].round == p->dlv[i - 1].round &&
@@ -472,7 +476,8 @@ static void check_gaps(audit *a, uint32_t id) {
   proc *p = &a->p[id];
   char who[16];
   pname(id, who);
-  qsort(p->dlv, p->n_dlv, sizeof *p->dlv, cmp_delivery_lsn);
+  if (p->n_dlv > 0)
+    qsort(p->dlv, p->n_dlv, sizeof *p->dlv, cmp_delivery_lsn);
   uint32_t src = UINT32_MAX;
   uint64_t next = 0;
   for (size_t i = 0; i < p->n_dlv; i++) {
