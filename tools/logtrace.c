@@ -282,7 +282,7 @@ static int read_log(group_logs *g, const char *dir, const mlog_key *key) {
   int rc = tool_open_log(dir, key, &log);
   if (rc != MLOG_OK)
     return log_error(dir, rc, mlog_log_errmsg(NULL));
-  proc_log *pl;
+  proc_log *pl = NULL;
   rc = join_group(g, log, dir, key != NULL, &pl);
   if (rc == TOOL_OK)
     rc = read_positions(log, pl, g->n);

@@ -137,7 +137,7 @@ static int group_money(mlog_log **logs, uint32_t n, uint64_t id, bool *all,
   *all = true;
   *money = 0;
   for (uint32_t i = 0; i < n; i++) {
-    int64_t m;
+    int64_t m = 0;
     int rc = snapshot_money(logs[i], n, id, &m);
     if (rc == MLOG_ENOTFOUND) {
       *all = false;
