@@ -337,6 +337,13 @@ int mlogi_state_peek(const void *buf, size_t len, uint32_t n,
                      mlogi_state_view *v);
 void mlogi_state_view_free(mlogi_state_view *v);
 
+/* Read checkpoint `number` of log (verified) into *ck and its state into
+ * *v (whose app points into ck->state). On failure both are freed; after
+ * success free them with mlogi_checkpoint_peek_free. */
+int mlogi_checkpoint_peek(mlog_log *log, uint64_t number, uint32_t n,
+                          mlog_log_checkpoint *ck, mlogi_state_view *v);
+void mlogi_checkpoint_peek_free(mlog_log_checkpoint *ck, mlogi_state_view *v);
+
 /* Replay the log after covered_lsn through the handler (recovery). */
 int mlogi_replay(mlog_proc *p, uint64_t covered_lsn);
 

@@ -177,6 +177,22 @@ void mlogi_state_view_free(mlogi_state_view *v) {
   v->ch = NULL;
 }
 
+int mlogi_checkpoint_peek(mlog_log *log, uint64_t number, uint32_t n,
+                          mlog_log_checkpoint *ck, mlogi_state_view *v) {
+  *v = (mlogi_state_view){.n = n};
+  int rc = mlog_log_read_checkpoint(log, number, ck);
+  if (rc == MLOG_OK)
+    rc = mlogi_state_peek(ck->state, ck->len, n, v);
+  if (rc != MLOG_OK)
+    mlogi_checkpoint_peek_free(ck, v);
+  return rc;
+}
+
+void mlogi_checkpoint_peek_free(mlog_log_checkpoint *ck, mlogi_state_view *v) {
+  mlogi_state_view_free(v);
+  mlog_log_checkpoint_free(ck);
+}
+
 int mlogi_state_restore(mlog_proc *p, const void *buf, size_t len) {
   mlogi_state_view v = {.n = p->n};
   v.ch = calloc(p->n, sizeof *v.ch);

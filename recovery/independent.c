@@ -109,19 +109,15 @@ static void current_counts(const mlog_proc *p, mlogi_chan_counts *c) {
 
 static int put_checkpoint(mlog_proc *p, writer *w, uint64_t number) {
   mlog_log_checkpoint ck;
-  int rc = mlog_log_read_checkpoint(p->log, number, &ck);
+  mlogi_state_view v;
+  int rc = mlogi_checkpoint_peek(p->log, number, p->n, &ck, &v);
   if (rc != MLOG_OK)
     return rc;
-  mlogi_state_view v;
-  rc = mlogi_state_peek(ck.state, ck.len, p->n, &v);
-  mlog_log_checkpoint_free(&ck);
-  if (rc == MLOG_OK) {
-    put(w, number + 1);
-    put(w, p->grp->kt && number > p->grp->kt->perm);
-    put_counts(w, v.ch, p->n);
-  }
-  mlogi_state_view_free(&v);
-  return rc;
+  put(w, number + 1);
+  put(w, p->grp->kt && number > p->grp->kt->perm);
+  put_counts(w, v.ch, p->n);
+  mlogi_checkpoint_peek_free(&ck, &v);
+  return MLOG_OK;
 }
 
 int mlogi_indep_info(mlog_proc *p, uint8_t **out, size_t *len) {

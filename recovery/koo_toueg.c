@@ -51,19 +51,17 @@ static int set_base(mlog_proc *p, uint64_t number) {
   if (number == 0)
     return MLOG_OK;
   mlog_log_checkpoint ck;
-  mlogi_state_view v = {0};
-  int rc = mlog_log_read_checkpoint(p->log, number, &ck);
-  if (rc == MLOG_OK)
-    rc = mlogi_state_peek(ck.state, ck.len, p->n, &v);
-  if (rc == MLOG_OK)
-    kt->perm_rsn = v.rsn;
-  for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++) {
+  mlogi_state_view v;
+  int rc = mlogi_checkpoint_peek(p->log, number, p->n, &ck, &v);
+  if (rc != MLOG_OK)
+    return rc;
+  kt->perm_rsn = v.rsn;
+  for (uint32_t j = 0; j < p->n; j++) {
     kt->base_sent[j] = v.ch[j].sent;
     kt->base_recv[j] = v.ch[j].received;
   }
-  mlogi_state_view_free(&v);
-  mlog_log_checkpoint_free(&ck);
-  return rc;
+  mlogi_checkpoint_peek_free(&ck, &v);
+  return MLOG_OK;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -38,13 +38,11 @@ static int find_checkpoint(mlog_log *log, uint32_t n, uint64_t id,
   size_t count;
   int rc = mlog_log_checkpoint_numbers(log, &numbers, &count);
   for (size_t k = count; rc == MLOG_OK && k-- > 0;) {
-    rc = mlog_log_read_checkpoint(log, numbers[k], ck);
-    if (rc == MLOG_OK)
-      rc = mlogi_state_peek(ck->state, ck->len, n, v);
+    rc = mlogi_checkpoint_peek(log, numbers[k], n, ck, v);
     if (rc == MLOG_OK && v->snapshot == id)
       break;
-    mlogi_state_view_free(v);
-    mlog_log_checkpoint_free(ck);
+    if (rc == MLOG_OK)
+      mlogi_checkpoint_peek_free(ck, v);
     if (rc == MLOG_OK && k == 0)
       rc = MLOG_ENOTFOUND;
   }
@@ -145,14 +143,12 @@ static int load_kept(mlog_proc *p) {
   int rc = mlog_log_checkpoint_numbers(p->log, &numbers, &count);
   for (size_t k = 0; rc == MLOG_OK && k < count; k++) {
     mlog_log_checkpoint ck;
-    mlogi_state_view v = {0};
-    rc = mlog_log_read_checkpoint(p->log, numbers[k], &ck);
-    if (rc == MLOG_OK)
-      rc = mlogi_state_peek(ck.state, ck.len, p->n, &v);
-    if (rc == MLOG_OK)
-      rc = keep(s, (snapinfo){v.snapshot, numbers[k], v.rsn, ck.covered_lsn});
-    mlogi_state_view_free(&v);
-    mlog_log_checkpoint_free(&ck);
+    mlogi_state_view v;
+    rc = mlogi_checkpoint_peek(p->log, numbers[k], p->n, &ck, &v);
+    if (rc != MLOG_OK)
+      break;
+    rc = keep(s, (snapinfo){v.snapshot, numbers[k], v.rsn, ck.covered_lsn});
+    mlogi_checkpoint_peek_free(&ck, &v);
   }
   free(numbers);
   if (rc == MLOG_OK && s->nkept > 0)

@@ -118,14 +118,13 @@ static int newest_id(mlog_log *log, uint32_t n, uint64_t *newest) {
   *newest = 0;
   for (size_t k = 0; rc == MLOG_OK && k < count; k++) {
     mlog_log_checkpoint ck;
-    mlogi_state_view v = {0};
-    rc = mlog_log_read_checkpoint(log, numbers[k], &ck);
-    if (rc == MLOG_OK)
-      rc = mlogi_state_peek(ck.state, ck.len, n, &v);
-    if (rc == MLOG_OK && v.snapshot > *newest)
+    mlogi_state_view v;
+    rc = mlogi_checkpoint_peek(log, numbers[k], n, &ck, &v);
+    if (rc != MLOG_OK)
+      break;
+    if (v.snapshot > *newest)
       *newest = v.snapshot;
-    mlogi_state_view_free(&v);
-    mlog_log_checkpoint_free(&ck);
+    mlogi_checkpoint_peek_free(&ck, &v);
   }
   free(numbers);
   return rc;
