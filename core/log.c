@@ -1230,11 +1230,14 @@ int mlog_log_get_info(mlog_log *log, mlog_log_info *info) {
     rc = mlogi_view_count(v, MLOGI_DB_CKPT, &info->checkpoints);
   if (rc == MLOG_OK)
     rc = mlogi_view_count(v, MLOGI_DB_SENDER, &info->sender_payloads);
+  if (rc == MLOG_OK)
+    rc = chain_base(log, v, &info->next_lsn, tag);
   if (rc == MLOG_OK && info->records > 0 &&
       mlogi_view_last(v, MLOGI_DB_LOG, &key, &klen, &val, &vlen) == MLOG_OK &&
       klen == 8) {
+    info->first_lsn = info->next_lsn;
     info->last_lsn = mlogi_get_be64(key);
-    rc = chain_base(log, v, &info->first_lsn, tag);
+    info->next_lsn = info->last_lsn + 1;
   }
   mlogi_view_end(v);
   mlogi_store_info st;

@@ -164,6 +164,7 @@ Test(log, create_append_reopen_scan) {
   cr_assert_eq(info.records, 0u);
   cr_assert_eq(info.first_lsn, 0u);
   cr_assert_eq(info.last_lsn, 0u);
+  cr_assert_eq(info.next_lsn, 1u);
   verify_clean(log, 0, 0, 0);
 
   append_range(log, 1, 10, 100);
@@ -279,6 +280,7 @@ Test(log, discard_before_keeps_the_chain) {
   cr_assert_eq(info.records, 13u);
   cr_assert_eq(info.first_lsn, 8u);
   cr_assert_eq(info.last_lsn, 20u);
+  cr_assert_eq(info.next_lsn, 21u);
   seen s = scan_all(log, 0);
   cr_assert_eq(s.n, 13u);
   cr_assert_eq(s.first, 8u);
@@ -310,6 +312,11 @@ Test(log, discard_everything_and_go_on) {
   verify_clean(log, 0, 0, 0);
   mlog_log_info info = info_of(log);
   cr_assert_eq(info.records, 0u);
+  cr_assert_eq(info.next_lsn, 11u, "the chain resumes after the collected");
+  mlog_log_close(log);
+  /* A reader (no append head) is told where the chain resumes too. */
+  log = open_log(dir, MLOG_LOG_RDONLY, NULL);
+  cr_assert_eq(info_of(log).next_lsn, 11u);
   mlog_log_close(log);
 
   log = open_log(dir, MLOG_LOG_NOSYNC, NULL);

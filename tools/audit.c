@@ -290,7 +290,7 @@ static int check_checkpoints(audit *a, uint32_t id) {
     tool_log_error(p->dir, rc, mlog_log_errmsg(p->log));
     return TOOL_UNREADABLE;
   }
-  uint64_t hi = mlog_log_next_lsn(p->log) - 1;
+  uint64_t hi = info.next_lsn - 1; /* (a reader's log has no append head) */
   uint64_t lo = info.records > 0 ? info.first_lsn - 1 : hi;
   for (size_t i = 0; i < n; i++) {
     unsigned long long num = numbers[i];

@@ -383,6 +383,9 @@ typedef struct mlog_log_info {
   unsigned format_major, format_minor;
   bool keyed;
   uint64_t records, first_lsn, last_lsn;
+  uint64_t next_lsn; /* the lsn the next record gets: last_lsn + 1, or
+                        where the chain resumes when every record was
+                        collected */
   uint64_t checkpoints;
   uint64_t sender_payloads;
   uint64_t file_bytes; /* size of data.mdb */
