@@ -24,6 +24,8 @@ static const command commands[] = {
      "draw the space-time diagram of a trace or a group's logs as SVG"},
     {"audit", cmd_audit,
      "check the logs of a group against each other (duplicates, gaps, ...)"},
+    {"chaos", cmd_chaos,
+     "run a group of real processes, SIGKILL and restart them, check it"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -29,6 +29,7 @@ int cmd_sim(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_diagram(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_chaos(int argc, char **argv);
 
 /* Name the running subcommand ("verify"; NULL for the bare tool), for the
  * "mlog verify: " prefix of error messages. */
