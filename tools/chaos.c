@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ static const char usage[] =
 
 static const chaos_app *const apps[] = {&chaos_bank, &chaos_token_ring};
 
+/* The run directory holds the ipc:// sockets (DIR/pID.sock), whose paths
+ * must fit in a sockaddr_un. */
+#define MAX_DIR_LEN 90
+
 typedef struct chaos_opts {
   const chaos_app *app;
   const char *protocol, *dir, *app_path;
@@ -113,6 +118,18 @@ typedef struct chaos_run {
   mlog_group group; /* read back from the group file, for exit reports */
 #endif
 } chaos_run;
+
+/* out = dir/name (name a printf format); false when it does not fit. */
+__attribute__((format(printf, 4, 5))) static bool
+path_in(char *out, size_t cap, const char *dir, const char *name, ...) {
+  char tail[64];
+  va_list ap;
+  va_start(ap, name);
+  int n = vsnprintf(tail, sizeof tail, name, ap);
+  va_end(ap);
+  int m = snprintf(out, cap, "%s/%s", dir, tail);
+  return n >= 0 && (size_t)n < sizeof tail && m >= 0 && (size_t)m < cap;
+}
 
 static uint64_t now_ms(void) {
   struct timespec ts;
@@ -238,9 +255,11 @@ static void exec_member(chaos_run *r, uint32_t id) {
   snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->o.seed);
   snprintf(work, sizeof work, "%llu", (unsigned long long)r->o.work);
   snprintf(stall, sizeof stall, "%llu", (unsigned long long)r->o.stall_ms);
-  snprintf(dir, sizeof dir, "%s/p%u", r->o.dir, id);
-  snprintf(err, sizeof err, "%s/p%u.err", r->o.dir, id);
-  int fd = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int fd = path_in(err, sizeof err, r->o.dir, "p%u.err", id)
+               ? open(err, O_WRONLY | O_CREAT | O_APPEND, 0644)
+               : -1;
+  if (!path_in(dir, sizeof dir, r->o.dir, "p%u", id))
+    _exit(127); /* cannot happen: cmd_chaos bounds the run directory */
   if (fd >= 0)
     dup2(fd, STDERR_FILENO);
   char *argv[20] = {r->app_bin, "--member", ids, "--group",
@@ -317,6 +336,7 @@ static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
   if (!r->o.json)
     printf("  %5.1f s  SIGKILL p%u%s; restarting it\n",
            (double)(now_ms() - r->t0) / 1000, id, why);
+  fflush(stdout);
   return start_member(r, id, true);
 }
 
@@ -424,8 +444,9 @@ static int maybe_kill(chaos_run *r) {
 /* The run                                                                  */
 
 static int write_group_file(chaos_run *r) {
-  snprintf(r->group_file, sizeof r->group_file, "%s/group", r->o.dir);
-  FILE *f = fopen(r->group_file, "w");
+  FILE *f = path_in(r->group_file, sizeof r->group_file, r->o.dir, "group")
+                ? fopen(r->group_file, "w")
+                : NULL;
   if (f == NULL)
     return -1;
   fprintf(f, "# mlog chaos: %u processes of %s\n", r->v.procs, r->o.app->name);
@@ -449,13 +470,26 @@ static bool all_ready(const chaos_run *r) {
   return true;
 }
 
+static void show_progress(const chaos_run *r) {
+  char what[160] = "";
+  if (r->o.app->progress != NULL)
+    r->o.app->progress(&r->v, what, sizeof what);
+  printf("  %5.1f s  %s\n", (double)(now_ms() - r->t0) / 1000, what);
+  fflush(stdout);
+}
+
 /* Kill and restart until the kills are over, then wait for the application
  * to be done and stay done for 500 ms (or for a minute past the kills'
  * window). */
 static bool drive(chaos_run *r) {
   uint64_t limit = r->t0 + r->o.duration * 1000 + 60000, done_since = 0;
+  uint64_t shown = r->t0;
   while (now_ms() < limit && r->failed_members == 0) {
     listen_members(r, 10);
+    if (!r->o.json && now_ms() - shown >= 1000) {
+      shown = now_ms();
+      show_progress(r);
+    }
     if (maybe_kill(r) != 0) {
       tool_error("cannot restart a process: %s", strerror(errno));
       r->failed_members++;
@@ -501,11 +535,13 @@ static bool audit(const chaos_run *r) {
   char out[PATH_MAX], *argv[CHAOS_MAX_PROCS + 3] = {"mlog", "audit"};
   char dirs[CHAOS_MAX_PROCS][PATH_MAX];
   for (uint32_t i = 0; i < r->v.procs; i++) {
-    snprintf(dirs[i], sizeof dirs[i], "%s/p%u", r->o.dir, i);
+    if (!path_in(dirs[i], sizeof dirs[i], r->o.dir, "p%u", i))
+      return false;
     argv[2 + i] = dirs[i];
   }
   argv[2 + r->v.procs] = NULL;
-  snprintf(out, sizeof out, "%s/audit.txt", r->o.dir);
+  if (!path_in(out, sizeof out, r->o.dir, "audit.txt"))
+    return false;
   fflush(NULL);
   pid_t pid = fork();
   if (pid == 0) {
@@ -702,7 +738,10 @@ static int check_options(const chaos_opts *o) {
 static int make_run_dir(chaos_opts *o, char *tmp, size_t cap) {
   if (o->dir == NULL) {
     const char *base = getenv("TMPDIR");
-    snprintf(tmp, cap, "%s/mlog-chaos.XXXXXX", base ? base : "/tmp");
+    if (!path_in(tmp, cap, base ? base : "/tmp", "mlog-chaos.XXXXXX") ||
+        strlen(tmp) > MAX_DIR_LEN)
+      return tool_usage_error("$TMPDIR is too long for ipc:// socket paths: "
+                              "give a short --dir");
     if (mkdtemp(tmp) == NULL) {
       tool_error("cannot create a run directory in %s: %s",
                  base ? base : "/tmp", strerror(errno));
@@ -711,6 +750,10 @@ static int make_run_dir(chaos_opts *o, char *tmp, size_t cap) {
     o->dir = tmp;
     return TOOL_OK;
   }
+  if (strlen(o->dir) > MAX_DIR_LEN)
+    return tool_usage_error("--dir %s: at most %d characters (its ipc:// "
+                            "sockets' paths must fit in 107 bytes)",
+                            o->dir, MAX_DIR_LEN);
   if (mkdir(o->dir, 0755) != 0 && errno != EEXIST) {
     tool_error("cannot create %s: %s", o->dir, strerror(errno));
     return TOOL_UNREADABLE;

@@ -76,6 +76,9 @@ typedef struct chaos_app {
    * `json` and, unless json output was asked for, a few lines to `text`
    * (NULL then). Returns whether the application's invariants hold. */
   bool (*judge)(const chaos_view *v, json_t *json, FILE *text);
+  /* Progress so far in a few words ("1,234 transfers applied"), printed
+   * every second of a run without --json. */
+  void (*progress)(const chaos_view *v, char *out, size_t cap);
 } chaos_app;
 
 extern const chaos_app chaos_bank;

@@ -1,5 +1,7 @@
 /* chaos_bank.c - the bank example under mlog chaos: when its work is done,
  * and its invariants (the total conserved, every transfer applied once) */
+#include <stdio.h>
+
 #include "chaos.h"
 
 #define OPENING 1000 /* each branch's opening balance (examples/bank.c) */
@@ -30,8 +32,16 @@ static bool bank_judge(const chaos_view *v, json_t *json, FILE *text) {
   return total == expected && dup == 0 && lost == 0 && made == applied;
 }
 
+static void bank_progress(const chaos_view *v, char *out, size_t cap) {
+  snprintf(out, cap, "%lld of %lld transfers applied, %lld kicks of %llu",
+           (long long)chaos_sum(v, "applied"), (long long)chaos_sum(v, "made"),
+           (long long)chaos_sum(v, "kicks"),
+           (unsigned long long)(v->work * v->procs));
+}
+
 const chaos_app chaos_bank = {.name = "bank",
                               .binary = "bank",
                               .work = 20,
                               .done = bank_done,
-                              .judge = bank_judge};
+                              .judge = bank_judge,
+                              .progress = bank_progress};

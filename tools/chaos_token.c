@@ -240,8 +240,20 @@ static bool token_judge(const chaos_view *v, json_t *json, FILE *text) {
   return !unreadable && t.bad == 0 && token_done(v);
 }
 
+static void token_progress(const chaos_view *v, char *out, size_t cap) {
+  int64_t snaps = 0;
+  for (uint32_t i = 0; i < v->procs; i++)
+    if (i == 0 || chaos_status(v, i, "snaps") < snaps)
+      snaps = chaos_status(v, i, "snaps");
+  snprintf(out, cap,
+           "hop %" PRId64 " of %" PRIu64 ", %" PRId64
+           " snapshots reported by every member",
+           max_hops(v), v->work, snaps);
+}
+
 const chaos_app chaos_token_ring = {.name = "token-ring",
                                     .binary = "token_ring",
                                     .work = 2000,
                                     .done = token_may_stop,
-                                    .judge = token_judge};
+                                    .judge = token_judge,
+                                    .progress = token_progress};
