@@ -494,6 +494,24 @@ bool bench_budget_spent(const bench_budget *b, double timed, uint64_t n,
          bench_now() - wall0 > 4 * b->max_secs + 5;
 }
 
+int bench_parse_list(const char *list, const char *const *names, int n,
+                     bool *enabled) {
+  for (int c = 0; c < n; c++)
+    enabled[c] = false;
+  for (const char *p = list; *p;) {
+    size_t len = strcspn(p, ",");
+    int found = -1;
+    for (int c = 0; c < n; c++)
+      if (strlen(names[c]) == len && strncmp(p, names[c], len) == 0)
+        found = c;
+    if (found < 0)
+      return -1;
+    enabled[found] = true;
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
 double bench_per(uint64_t a, uint64_t b) {
   return b ? (double)a / (double)b : 0;
 }

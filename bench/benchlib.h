@@ -195,6 +195,11 @@ void bench_ring_close(bench_ring *r);
 bool bench_budget_spent(const bench_budget *b, double timed, uint64_t n,
                         double wall0);
 
+/* Set enabled[0..n) to exactly the names of the comma-separated list
+ * (from names[0..n)). Returns 0, or -1 when a name is unknown. */
+int bench_parse_list(const char *list, const char *const *names, int n,
+                     bool *enabled);
+
 /* a / b, 0 when b is 0. */
 double bench_per(uint64_t a, uint64_t b);
 
