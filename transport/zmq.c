@@ -429,15 +429,21 @@ static int wait_ready(zt *t, int timeout_ms, bool *flushed) {
 static int take(zt *t, int timeout_ms, uint32_t *src, const void **frame,
                 size_t *len, bool *again) {
   *again = false;
-  int rc = wait_ready(t, timeout_ms, again);
-  if (rc != MLOG_OK)
-    return rc;
   if (t->has_msg)
     zmq_msg_close(&t->msg);
   zmq_msg_init(&t->msg);
   t->has_msg = true;
-  if (zmq_msg_recv(&t->msg, t->pull, ZMQ_DONTWAIT) < 0)
-    return errno == EAGAIN || errno == EINTR ? MLOG_EAGAIN : MLOG_EIO;
+  /* What has arrived is taken without a poll (a system call per frame
+   * otherwise); backlogs still leave with every send and heartbeat. */
+  if (zmq_msg_recv(&t->msg, t->pull, ZMQ_DONTWAIT) < 0) {
+    if (errno != EAGAIN && errno != EINTR)
+      return MLOG_EIO;
+    int rc = wait_ready(t, timeout_ms, again);
+    if (rc != MLOG_OK)
+      return rc;
+    if (zmq_msg_recv(&t->msg, t->pull, ZMQ_DONTWAIT) < 0)
+      return errno == EAGAIN || errno == EINTR ? MLOG_EAGAIN : MLOG_EIO;
+  }
   *again = true;
   return sort(t, zmq_msg_data(&t->msg), zmq_msg_size(&t->msg), src, frame, len);
 }
