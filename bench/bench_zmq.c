@@ -1132,23 +1132,12 @@ static int cmp_ready(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The longest log whose recovery is measured under pessimistic-sender: the
- * recovering process looks up every message of its peers' answers in a
- * list of those that arrived (a linear search), so its recovery grows with
- * the square of the log (16k: ~1 s, 32k: 18-53 s on the 2-core VM). */
-#define SENDER_MAX_LENGTH 16000
-
 static int run_recovery(bench *bn, contender who, const uint64_t *lens,
                         size_t nlens, unsigned reps, rec_row *rr) {
   *rr = (rec_row){.who = who};
   fprintf(stderr, "%s: recovery, %s:", PROG, contender_names[who]);
   for (size_t i = 0; i < nlens && !bench_interrupted; i++) {
     rec_sample s[BENCH_MAX_ROUNDS];
-    if (who == C_SDUR && lens[i] > SENDER_MAX_LENGTH) {
-      fprintf(stderr, " (%llu skipped: above %d)", (unsigned long long)lens[i],
-              SENDER_MAX_LENGTH);
-      continue;
-    }
     fprintf(stderr, " %llu", (unsigned long long)lens[i]);
     for (unsigned r = 0; r < reps && !bench_interrupted; r++)
       if (measure_recovery(bn, who, lens[i], &s[r]) != 0)
@@ -1247,10 +1236,8 @@ static void print_recovery(const rec_row *rrs, size_t nrr, unsigned reps) {
          "the messages it keeps after the\nopen); records/s: L over ready "
          "ms; us/rec +: the marginal cost of a record from\nthe previous L; "
          "mlog ms: the recovery time mlog_proc_stats reports; replayed:\n"
-         "deliveries replayed; resent: frames either process sent again. "
-         "pessimistic-sender:\nlogs longer than %d are not measured (its "
-         "recovery is quadratic in the log).\n",
-         SENDER_MAX_LENGTH);
+         "deliveries replayed; resent: frames either process sent "
+         "again.\n");
 }
 
 static json_t *params_json(const bench *bn, scenario sc, contender c,

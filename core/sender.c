@@ -44,6 +44,7 @@ void mlogi_sb_free(mlog_proc *p) {
   free(sb->acked);
   mlogi_recvec_free(&sb->persist);
   mlogi_recvec_free(&sb->got);
+  free(sb->got_index);
   mlogi_recvec_free(&sb->sends);
   mlogi_recvec_free(&sb->stash.values);
   free(sb);
@@ -299,11 +300,47 @@ static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after,
  * requests overlap (a peer that restarted meanwhile may even answer less:
  * what it has not regenerated yet): the newest rsn wins, the payload is
  * the same. Only the frames of the latest request count towards its end. */
+static size_t answer_slot(uint32_t src, uint64_t ssn, size_t cap) {
+  uint64_t h = (ssn ^ (uint64_t)src << 40) * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 32) & (cap - 1);
+}
+
+/* The slot of (src, ssn) in the index: its answer's, or the empty one
+ * where it would go. */
+static size_t *index_find(sender_based *sb, uint32_t src, uint64_t ssn) {
+  size_t cap = sb->got_index_cap;
+  for (size_t k = answer_slot(src, ssn, cap);; k = (k + 1) & (cap - 1)) {
+    size_t *slot = &sb->got_index[k];
+    if (*slot == 0 || (sb->got.recs[*slot - 1].src == src &&
+                       sb->got.recs[*slot - 1].ssn == ssn))
+      return slot;
+  }
+}
+
 static mlog_record *answer_for(sender_based *sb, uint32_t src, uint64_t ssn) {
-  for (size_t i = 0; i < sb->got.n; i++)
-    if (sb->got.recs[i].src == src && sb->got.recs[i].ssn == ssn)
-      return &sb->got.recs[i];
-  return NULL;
+  if (sb->got_index_cap == 0)
+    return NULL;
+  size_t *slot = index_find(sb, src, ssn);
+  return *slot ? &sb->got.recs[*slot - 1] : NULL;
+}
+
+/* Index the newest answer, got.recs[got.n - 1] (the index stays at most
+ * half full: doubled and rebuilt when it would not). */
+static int index_answer(sender_based *sb) {
+  if (2 * sb->got.n > sb->got_index_cap) {
+    size_t cap = sb->got_index_cap ? 2 * sb->got_index_cap : 256;
+    size_t *grown = calloc(cap, sizeof *grown);
+    if (grown == NULL)
+      return MLOG_ENOMEM;
+    free(sb->got_index);
+    sb->got_index = grown;
+    sb->got_index_cap = cap;
+    for (size_t i = 0; i + 1 < sb->got.n; i++)
+      *index_find(sb, sb->got.recs[i].src, sb->got.recs[i].ssn) = i + 1;
+  }
+  const mlog_record *rec = &sb->got.recs[sb->got.n - 1];
+  *index_find(sb, rec->src, rec->ssn) = sb->got.n;
+  return MLOG_OK;
 }
 
 /* Ask again after a timeout that doubles (answers may take longer than
@@ -367,6 +404,8 @@ static int on_replayed(mlog_proc *p, const mlogi_frame *f) {
                      .payload = (const uint8_t *)f->payload + used,
                      .payload_len = f->payload_len - (uint32_t)used};
   int rc = mlogi_recvec_add(&sb->got, &rec);
+  if (rc == MLOG_OK)
+    rc = index_answer(sb);
   return rc ? mlogi_fail(&p->eb, rc, "out of memory") : MLOG_OK;
 }
 

@@ -43,12 +43,38 @@ static int send_due(mlog_proc *p, uint64_t upto) {
   return MLOG_OK;
 }
 
-/* The answer that holds delivery rsn, or NULL. */
-static mlog_record *answer_with(mlog_proc *p, uint64_t rsn) {
+/* The answers by rsn: (rsn, index into got), sorted. */
+typedef struct by_rsn {
+  uint64_t rsn;
+  size_t i;
+} by_rsn;
+
+static int cmp_rsn(const void *a, const void *b) {
+  const by_rsn *x = a, *y = b;
+  return x->rsn < y->rsn ? -1 : x->rsn > y->rsn;
+}
+
+static by_rsn *sort_by_rsn(const recvec *got) {
+  by_rsn *order = malloc((got->n ? got->n : 1) * sizeof *order);
+  if (order == NULL)
+    return NULL;
+  for (size_t i = 0; i < got->n; i++)
+    order[i] = (by_rsn){.rsn = got->recs[i].rsn, .i = i};
+  if (got->n > 0)
+    qsort(order, got->n, sizeof *order, cmp_rsn);
+  return order;
+}
+
+/* The answer that holds delivery rsn, or NULL; *at moves along `order`
+ * (rsns are asked for in increasing order). */
+static mlog_record *answer_with(mlog_proc *p, const by_rsn *order, size_t *at,
+                                uint64_t rsn) {
   recvec *got = &p->sb->got;
-  for (size_t i = 0; i < got->n; i++) {
-    mlog_record *rec = &got->recs[i];
-    if (rec->rsn == rsn && rec->type == MLOG_REC_DELIVERY &&
+  while (*at < got->n && order[*at].rsn < rsn)
+    (*at)++;
+  for (size_t k = *at; k < got->n && order[k].rsn == rsn; k++) {
+    mlog_record *rec = &got->recs[order[k].i];
+    if (rec->type == MLOG_REC_DELIVERY &&
         rsn <= mlog_log_incarnation_end(p->log, rec->incarnation) &&
         rec->ssn == p->ch[rec->src].recv_mark + 1)
       return rec;
@@ -59,8 +85,13 @@ static mlog_record *answer_with(mlog_proc *p, uint64_t rsn) {
 /* Replay the acknowledged deliveries, in rsn order, without a gap. */
 static int replay_logged(mlog_proc *p) {
   int rc = send_due(p, p->rsn);
+  by_rsn *order = sort_by_rsn(&p->sb->got);
+  if (order == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
+  size_t at = 0;
   mlog_record *rec;
-  while (rc == MLOG_OK && (rec = answer_with(p, p->rsn + 1)) != NULL) {
+  while (rc == MLOG_OK &&
+         (rec = answer_with(p, order, &at, p->rsn + 1)) != NULL) {
     p->ch[rec->src].recv_mark = rec->ssn;
     rec->type = MLOG_REC_CONTROL; /* consumed */
     p->next_rsn = rec->rsn;
@@ -68,6 +99,7 @@ static int replay_logged(mlog_proc *p) {
     if (rc == MLOG_OK)
       rc = send_due(p, p->rsn);
   }
+  free(order);
   return rc;
 }
 
@@ -113,6 +145,9 @@ int mlogi_sb_finish_recovery(mlog_proc *p) {
                         "since this process's checkpoint (memory mode, "
                         "concurrent failures): recovery cannot replay them",
                         j);
+  free(sb->got_index); /* every answer is in: no more lookups */
+  sb->got_index = NULL;
+  sb->got_index_cap = 0;
   mlogi_recvec_fix(&sb->got);
   int rc = replay_logged(p);
   if (rc == MLOG_OK && mlog_log_end_incarnation(p->log, p->rsn) != MLOG_OK)

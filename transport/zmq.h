@@ -23,8 +23,8 @@ typedef struct mlogi_zmq_frame {
  * (lost); one kept too long expires (lost). The delivery layer resends what
  * is lost.
  */
-#define MLOGI_ZMQ_BACKLOG_FRAMES 1024u
-#define MLOGI_ZMQ_BACKLOG_BYTES (256u * 1024u)
+#define MLOGI_ZMQ_BACKLOG_FRAMES 16384u
+#define MLOGI_ZMQ_BACKLOG_BYTES (4u * 1024u * 1024u)
 #define MLOGI_ZMQ_BACKLOG_AGE_MS 1000u
 
 /* One peer's backlog: what it holds now, and what became of the frames it

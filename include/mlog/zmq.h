@@ -9,8 +9,9 @@
  * FIFO while it lasts. ZeroMQ reconnects by itself (every 10-20 ms) when a
  * peer restarts and silently drops what was in flight across a crash. A
  * frame that cannot leave yet (the connection is not up, the peer is down)
- * waits in a small per-peer backlog, in order, for at most 1 s (1024
- * frames, 256 KiB); past those bounds frames are dropped. The delivery
+ * waits in a per-peer backlog, in order, for at most 1 s (16,384 frames,
+ * 4 MiB: a recovering process's whole replay answer); past those bounds
+ * frames are dropped. The delivery
  * layer's ssns, resends and duplicate checks make up for every loss.
  *
  * Every frame starts with a 5-byte header: the sender's id (u32,
