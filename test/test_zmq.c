@@ -321,7 +321,7 @@ static void tp_close(void *t) {
 }
 
 static int tp_send(void *t, uint32_t dst, uint64_t seq, size_t pad) {
-  static uint8_t buf[8 + 300000];
+  static uint8_t buf[8 + MLOGI_ZMQ_BACKLOG_BYTES]; /* a frame over the bound */
   memcpy(buf, &seq, sizeof seq);
   return mlog_zmq_ops.send(t, dst, buf, sizeof seq + pad);
 }
@@ -460,7 +460,8 @@ Test(zmq, backlog_towards_a_dead_peer_stays_bounded) {
   cr_assert_eq(b.kept, MLOGI_ZMQ_BACKLOG_FRAMES);
   cr_assert_eq(b.refused, sent - MLOGI_ZMQ_BACKLOG_FRAMES);
   cr_assert_eq(b.bytes, MLOGI_ZMQ_BACKLOG_FRAMES * (5u + 8u));
-  const size_t pad = 4000, size = 5 + 8 + pad, big = 200;
+  const size_t pad = 4000, size = 5 + 8 + pad;
+  const size_t big = MLOGI_ZMQ_BACKLOG_BYTES / size + 50; /* past the bytes */
   for (uint64_t v = 1; v <= big; v++)
     cr_assert_eq(tp_send(t0, 2, v, pad), MLOG_OK);
   cr_assert_eq(tp_send(t0, 2, big + 1, MLOGI_ZMQ_BACKLOG_BYTES), MLOG_OK);
