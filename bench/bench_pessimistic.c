@@ -991,26 +991,6 @@ static int write_json(const char *path, const bench *bn, const row *rows,
 
 /* ------------------------------------------------------------------------ */
 
-/* Enable exactly the names of the comma-separated list (names[0..n)). */
-static int parse_list(const char *list, const char *const *names, int n,
-                      bool *enabled) {
-  for (int c = 0; c < n; c++)
-    enabled[c] = false;
-  const char *p = list;
-  while (*p) {
-    size_t len = strcspn(p, ",");
-    int found = -1;
-    for (int c = 0; c < n; c++)
-      if (strlen(names[c]) == len && strncmp(p, names[c], len) == 0)
-        found = c;
-    if (found < 0)
-      return -1;
-    enabled[found] = true;
-    p += len + (p[len] == ',');
-  }
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(f,
           "usage: bench_pessimistic [--quick | --full] [--dir DIR] [--json "
@@ -1111,14 +1091,14 @@ int main(int argc, char **argv) {
     if (shared > 0)
       continue;
     if (strcmp(a, "--only") == 0 && val) {
-      if (parse_list(val, contender_names, C_COUNT, bn.enabled) != 0) {
+      if (bench_parse_list(val, contender_names, C_COUNT, bn.enabled) != 0) {
         fprintf(stderr,
                 "bench_pessimistic: --only: unknown contender in '%s'\n", val);
         return 2;
       }
       i++;
     } else if (strcmp(a, "--scenario") == 0 && val) {
-      if (parse_list(val, scenario_names, S_COUNT, bn.scenarios) != 0) {
+      if (bench_parse_list(val, scenario_names, S_COUNT, bn.scenarios) != 0) {
         fprintf(stderr,
                 "bench_pessimistic: --scenario: unknown scenario in '%s'\n",
                 val);
