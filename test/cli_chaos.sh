@@ -86,6 +86,16 @@ for variant in pessimistic-receiver "pessimistic-sender --durable" \
   fi
 done
 
+# Over TCP on the loopback (distinct ports), as across machines.
+for variant in pessimistic-receiver coordinated; do
+  in_ckpt=0 in_rec=0
+  chaos_run tcp --app bank --protocol "$variant" --tcp --kills "$kills" \
+    --duration "$seconds" --work 8 --seed 7
+  judge_bank tcp "chaos bank --protocol $variant --tcp"
+  grep -q '"transport":"tcp"' "$T/tcp.out" || not_ok "$variant --tcp: not over TCP"
+  grep -q 'tcp://127.0.0.1:' "$T/tcp/group" || not_ok "$variant --tcp: group file"
+done
+
 # token-ring: Chandy-Lamport snapshots taken by the application while the
 # token moves, reported through output commit: exactly one token in each.
 # Under `none` outputs leave at once (no output commit: docs/protocols.md),

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,7 +30,7 @@ static const char usage[] =
     "usage: mlog chaos --app APP --protocol P [--procs N] [--kills K]\n"
     "                  [--seed S] [--duration SECONDS] [--work W] [--dir DIR]\n"
     "                  [--json] [--durable] [--koo-toueg] [--stall-ms MS]\n"
-    "                  [--app-path FILE]\n"
+    "                  [--tcp] [--app-path FILE]\n"
     "\n"
     "Run APP (bank or token-ring) as N separate processes over ZeroMQ\n"
     "(ipc:// endpoints in DIR), each with its own log in DIR/pID. For\n"
@@ -54,16 +57,19 @@ static const char usage[] =
     "  -d, --dir DIR        the run directory (default: a new one in $TMPDIR,\n"
     "                       removed after a run that passed)\n"
     "  -j, --json           make the last stdout line one JSON object: ok,\n"
-    "                       app, protocol, procs, kills, kills_in_checkpoint,\n"
+    "                       app, protocol, koo_toueg, transport, procs,\n"
+    "                       kills, crashes (= kills), kills_in_checkpoint,\n"
     "                       kills_in_recovery, recoveries, recovery_ms (list),\n"
     "                       audit_ok, outputs_changed, failed_members,\n"
-    "                       settled, seconds, and the application's keys\n"
-    "                       (lost, duplicates, ...)\n"
+    "                       exit_reports_failed, settled, seconds, and the\n"
+    "                       application's keys (lost, duplicates, ...)\n"
     "      --durable        pessimistic-sender's durable mode\n"
     "      --koo-toueg      coordinated with Koo-Toueg checkpoints\n"
     "      --stall-ms MS    how long a process lingers in its snapshot and\n"
     "                       restore callbacks (default 10), so that kills can\n"
     "                       land inside checkpoints and recoveries\n"
+    "      --tcp            tcp://127.0.0.1 endpoints on free ports instead\n"
+    "                       of ipc:// ones\n"
     "      --app-path FILE  the application's program (default: found beside\n"
     "                       mlog, in ../examples/)\n"
     "  -h, --help           show this help\n"
@@ -81,7 +87,7 @@ typedef struct chaos_opts {
   const chaos_app *app;
   const char *protocol, *dir, *app_path;
   uint64_t procs, kills, seed, duration, work, stall_ms;
-  bool json, durable, koo_toueg;
+  bool json, durable, koo_toueg, tcp;
 } chaos_opts;
 
 /* A member process as the harness sees it. */
@@ -443,6 +449,22 @@ static int maybe_kill(chaos_run *r) {
 /* ------------------------------------------------------------------------ */
 /* The run                                                                  */
 
+/* A TCP port of the loopback nobody listens on now (the kernel's pick),
+ * or -1. */
+static int free_port(void) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int port = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+                     getsockname(s, (struct sockaddr *)&a, &len) == 0
+                 ? ntohs(a.sin_port)
+                 : -1;
+  if (s >= 0)
+    close(s);
+  return port;
+}
+
 static int write_group_file(chaos_run *r) {
   FILE *f = path_in(r->group_file, sizeof r->group_file, r->o.dir, "group")
                 ? fopen(r->group_file, "w")
@@ -450,9 +472,13 @@ static int write_group_file(chaos_run *r) {
   if (f == NULL)
     return -1;
   fprintf(f, "# mlog chaos: %u processes of %s\n", r->v.procs, r->o.app->name);
+  int port = 0;
   for (uint32_t i = 0; i < r->v.procs; i++)
-    fprintf(f, "%u ipc://%s/p%u.sock\n", i, r->o.dir, i);
-  if (fclose(f) != 0)
+    if (!r->o.tcp)
+      fprintf(f, "%u ipc://%s/p%u.sock\n", i, r->o.dir, i);
+    else if ((port = free_port()) > 0)
+      fprintf(f, "%u tcp://127.0.0.1:%d\n", i, port);
+  if (fclose(f) != 0 || port < 0)
     return -1;
 #ifdef MLOG_HAVE_ZMQ
   if (mlog_group_load(r->group_file, &r->group) != MLOG_OK) {
@@ -598,10 +624,10 @@ static bool judge(chaos_run *r, bool settled) {
     return ok;
   }
   json_t *head = json_pack(
-      "{s:b, s:s, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:i, s:i, "
-      "s:i, s:b, s:f}",
+      "{s:b, s:s, s:s, s:b, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:i, "
+      "s:i, s:i, s:b, s:f}",
       "ok", ok, "app", r->o.app->name, "protocol", r->o.protocol, "koo_toueg",
-      r->o.koo_toueg, "procs", (int)r->v.procs, "kills", (json_int_t)r->kills,
+      r->o.koo_toueg, "transport", r->o.tcp ? "tcp" : "ipc", "procs", (int)r->v.procs, "kills", (json_int_t)r->kills,
       "crashes", (json_int_t)r->kills, "kills_in_checkpoint",
       (json_int_t)r->in_checkpoint, "kills_in_recovery",
       (json_int_t)r->in_recovery, "recoveries", (json_int_t)r->recoveries,
@@ -646,7 +672,7 @@ static int run(chaos_run *r) {
 /* ------------------------------------------------------------------------ */
 /* Options                                                                  */
 
-enum { OPT_DURABLE = 256, OPT_KT, OPT_STALL, OPT_APP_PATH };
+enum { OPT_DURABLE = 256, OPT_KT, OPT_STALL, OPT_APP_PATH, OPT_TCP };
 
 static const chaos_app *find_app(const char *name) {
   for (size_t i = 0; i < sizeof apps / sizeof apps[0]; i++)
@@ -675,6 +701,9 @@ static int parse_option(int c, chaos_opts *o) {
     return TOOL_OK;
   case OPT_KT:
     o->koo_toueg = true;
+    return TOOL_OK;
+  case OPT_TCP:
+    o->tcp = true;
     return TOOL_OK;
   case OPT_APP_PATH:
     o->app_path = optarg;
@@ -785,6 +814,7 @@ int cmd_chaos(int argc, char **argv) {
       {"koo-toueg", no_argument, NULL, OPT_KT},
       {"stall-ms", required_argument, NULL, OPT_STALL},
       {"app-path", required_argument, NULL, OPT_APP_PATH},
+      {"tcp", no_argument, NULL, OPT_TCP},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
