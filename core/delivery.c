@@ -13,6 +13,15 @@
  * restart; the receiver accepts only the next ssn of each channel, so it
  * drops what it already has, across crashes, since its marks are rebuilt
  * from its log.
+ *
+ * Under none and Koo-Toueg nothing is logged: a message is "logged" once a
+ * checkpoint that no rollback drops covers its delivery (stable), and an
+ * acknowledgement says besides how far the receiver delivered (received,
+ * flag F_RECEIVED). The sender stops resending a received message on
+ * timeouts but keeps it, in its outbox and its checkpoints, until it is
+ * stable: a rollback of the receiver to before its delivery, with the
+ * sender staying after the send, puts it in transit again, and the sender
+ * is the only one who still has it.
  */
 
 /* ------------------------------------------------------------------------ */
@@ -39,14 +48,34 @@ void mlogi_send_frame(mlog_proc *p, uint32_t dst, uint8_t kind, uint16_t flags,
     free(buf);
 }
 
+/* Two acks: our logged (stable) mark in seq, our received mark in the
+ * payload. */
+static void send_two_marks(mlog_proc *p, uint32_t dst, uint8_t kind) {
+  channel *ch = &p->ch[dst];
+  uint8_t rcvd[10];
+  size_t len = mlogi_varint_put(rcvd, ch->rcvd_mark);
+  mlogi_send_frame(p, dst, kind, MLOGI_FRAME_F_RECEIVED, ch->logged_mark, rcvd,
+                   (uint32_t)len);
+  ch->rcvd_sent = ch->rcvd_mark;
+}
+
 /* Acknowledge (ACK) or announce ourselves (HELLO) with our logged mark;
- * under optimistic logging the frame carries our status too. */
+ * under optimistic logging the frame carries our status too, under two
+ * acks our received mark. */
 static void send_ack(mlog_proc *p, uint32_t dst, uint8_t kind) {
   if (p->opt)
     mlogi_opt_send_status(p, dst, kind, kind == MLOGI_FRAME_HELLO);
+  else if (mlogi_two_acks(p))
+    send_two_marks(p, dst, kind);
   else
     mlogi_send_frame(p, dst, kind, 0, p->ch[dst].logged_mark, NULL, 0);
   p->ch[dst].ack_sent = p->ch[dst].logged_mark;
+}
+
+/* The last ssn of the peer's that we acknowledge having: under two acks,
+ * delivered is enough to stop its resends. */
+static uint64_t ack_mark(const mlog_proc *p, const channel *ch) {
+  return mlogi_two_acks(p) ? ch->rcvd_mark : ch->logged_mark;
 }
 
 static void transmit(mlog_proc *p, uint32_t dst, outmsg *m) {
@@ -64,6 +93,8 @@ static void prune_outbox(channel *ch) {
     ch->out_head = m->next;
     if (m == ch->rsn_hint)
       ch->rsn_hint = NULL;
+    if (m == ch->rcvd_last)
+      ch->rcvd_last = NULL;
     free(m);
   }
   if (ch->out_head == NULL)
@@ -131,7 +162,7 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
     return f->flags == MLOGI_FRAME_F_RSN ? mlogi_sb_on_frame(p, f) : MLOG_OK;
   if (f->seq <= ch->recv_mark) {
     p->stats.duplicates++;
-    if (ch->logged_mark >= f->seq) /* it may have lost our ack */
+    if (ack_mark(p, ch) >= f->seq) /* it may have lost our ack */
       send_ack(p, f->src, MLOGI_FRAME_ACK);
     return MLOG_OK;
   }
@@ -171,8 +202,24 @@ static int on_data(mlog_proc *p, const mlogi_frame *f) {
   return MLOG_OK;
 }
 
-static void on_ack(mlog_proc *p, const mlogi_frame *f) {
+/* Two acks: move rcvd_last to the newest kept message at or below
+ * rcvd_acked (amortized O(1): it only moves forward, and from the head
+ * after a prune freed it). */
+static void note_received(channel *ch) {
+  outmsg *m = ch->rcvd_last ? ch->rcvd_last : ch->out_head;
+  if (m == NULL || m->ssn > ch->rcvd_acked)
+    return;
+  while (m->next && m->next->ssn <= ch->rcvd_acked)
+    m = m->next;
+  ch->rcvd_last = m;
+}
+
+/* seq: the peer logged our messages up to it (drop them); rcvd (two acks,
+ * else 0): it delivered them up to it (stop resending them). */
+static void on_ack(mlog_proc *p, const mlogi_frame *f, uint64_t rcvd) {
   channel *ch = &p->ch[f->src];
+  if (rcvd > ch->rcvd_acked && rcvd <= ch->send_ssn)
+    ch->rcvd_acked = rcvd;
   if (f->seq > ch->acked && f->seq <= ch->send_ssn) {
     ch->acked = f->seq;
     prune_outbox(ch);
@@ -183,12 +230,13 @@ static void on_ack(mlog_proc *p, const mlogi_frame *f) {
       (void)rc;
     }
   }
+  note_received(ch);
 }
 
 /* A peer (re)started and has our messages up to f->seq: drop those, send
  * the rest again, and tell it how far we have logged its messages. */
-static void on_hello(mlog_proc *p, const mlogi_frame *f) {
-  on_ack(p, f);
+static void on_hello(mlog_proc *p, const mlogi_frame *f, uint64_t rcvd) {
+  on_ack(p, f, rcvd);
   channel *ch = &p->ch[f->src];
   bool answered = p->sb && (f->flags & MLOGI_FRAME_F_REPLAY);
   for (outmsg *m = ch->out_head; m && !answered; m = m->next)
@@ -196,6 +244,21 @@ static void on_hello(mlog_proc *p, const mlogi_frame *f) {
       transmit(p, f->src, m);
   if (p->opt == NULL) /* a status answered its hello already */
     send_ack(p, f->src, MLOGI_FRAME_ACK);
+}
+
+/* The received mark of an ACK or HELLO in *rcvd (0 when it has none).
+ * Under two acks these frames carry exactly F_RECEIVED and one varint not
+ * below seq (nothing is stable that was not delivered); elsewhere never
+ * F_RECEIVED. False for a frame that breaks the rule. */
+static bool received_mark(const mlog_proc *p, const mlogi_frame *f,
+                          uint64_t *rcvd) {
+  *rcvd = 0;
+  if (f->kind != MLOGI_FRAME_ACK && f->kind != MLOGI_FRAME_HELLO)
+    return true;
+  if (!mlogi_two_acks(p))
+    return (f->flags & MLOGI_FRAME_F_RECEIVED) == 0;
+  return f->flags == MLOGI_FRAME_F_RECEIVED &&
+         mlogi_varint_only(f->payload, f->payload_len, rcvd) && *rcvd >= f->seq;
 }
 
 static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
@@ -220,6 +283,11 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
     }
     mlogi_opt_on_status(p, src, f.incarnation, f.payload, f.payload_len);
   }
+  uint64_t rcvd;
+  if (!received_mark(p, &f, &rcvd)) {
+    p->stats.bad_frames++;
+    return MLOG_OK;
+  }
   if (p->sb && f.kind != MLOGI_FRAME_DATA) {
     int rc = mlogi_sb_on_frame(p, &f);
     if (rc != MLOG_OK || f.kind > MLOGI_FRAME_HELLO)
@@ -232,10 +300,10 @@ static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
   case MLOGI_FRAME_DATA:
     return on_data(p, &f);
   case MLOGI_FRAME_ACK:
-    on_ack(p, &f);
+    on_ack(p, &f, rcvd);
     return MLOG_OK;
   default:
-    on_hello(p, &f);
+    on_hello(p, &f, rcvd);
     return MLOG_OK;
   }
 }
@@ -321,15 +389,41 @@ void mlogi_channels_settle(mlog_proc *p, uint64_t durable) {
   bool hold = mlogi_kt_holding(p); /* between tentative and decision */
   for (uint32_t j = 0; j < p->n; j++) {
     channel *ch = &p->ch[j];
-    for (outmsg *m = ch->out_head; m && !hold; m = m->next) {
+    /* Two acks: the peer delivered the messages up to rcvd_last in this
+     * round (frames of others are dropped), so none of them leaves again;
+     * they stay only until stable. */
+    outmsg *first = ch->rcvd_last ? ch->rcvd_last->next : ch->out_head;
+    for (outmsg *m = first; m && !hold; m = m->next) {
       if (!may_leave(p, m, durable))
         break; /* FIFO: nothing after it may overtake it */
-      /* Sender-based: a message with an rsn has been delivered. */
-      if (!m->sent || (now - m->sent_at >= rto && m->rsn == 0))
+      /* A message with an rsn (sender-based) or acknowledged as received
+       * (two acks) has been delivered: no timeout resends it. */
+      bool delivered = m->rsn != 0 || m->ssn <= ch->rcvd_acked;
+      if (!m->sent || (now - m->sent_at >= rto && !delivered))
         transmit(p, j, m);
     }
-    if (ch->logged_mark > ch->ack_sent)
+    if (ch->logged_mark > ch->ack_sent || ch->rcvd_mark > ch->rcvd_sent)
       send_ack(p, j, MLOGI_FRAME_ACK);
+  }
+}
+
+void mlogi_channels_stable(mlog_proc *p, const uint64_t *received) {
+  for (uint32_t j = 0; j < p->n; j++) {
+    channel *ch = &p->ch[j];
+    uint64_t s = received ? received[j] : ch->recv_mark;
+    if (s > ch->rcvd_mark) /* never ahead of the deliveries (the frame's
+                              rule); a checkpoint comes after them */
+      s = ch->rcvd_mark;
+    if (s > ch->logged_mark)
+      ch->logged_mark = s;
+  }
+}
+
+void mlogi_channels_rolled_back(mlog_proc *p) {
+  for (uint32_t j = 0; j < p->n; j++) {
+    p->ch[j].rcvd_acked = p->ch[j].acked; /* nothing at or below is kept */
+    p->ch[j].rcvd_last = NULL;
+    p->ch[j].rcvd_sent = 0;
   }
 }
 

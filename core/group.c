@@ -29,7 +29,8 @@
  * numbers are unique (r % n == leader) and grow: a query for a newer round
  * replaces an older one (its leader joins the newer round), a query for an
  * older round gets a STALE answer naming the newer one, and a frozen
- * process whose round fell silent takes it over with a newer round. The
+ * process whose round fell silent takes it over with a newer round (soon
+ * when the transport's failure detector suspects the leader). The
  * incarnation of every process is the last round it applied: frames of
  * other rounds are dropped, so nothing sent before a rollback is taken
  * after it.
@@ -44,6 +45,7 @@
  */
 
 #define TAKEOVER_TIMEOUTS 20 /* silent resend timeouts before a takeover */
+#define SUSPECT_TAKEOVER_TIMEOUTS 2 /* the same, the leader suspected */
 
 /* May a frame name round r? lead() must still find a newer one. */
 static bool round_ok(const mlog_proc *p, uint64_t r) {
@@ -411,6 +413,19 @@ bool mlogi_grp_admit(mlog_proc *p, const void *frame) {
   return f->incarnation == p->incarnation && !p->grp->frozen;
 }
 
+/* Has the round of a frozen process fallen silent long enough to be taken
+ * over? After TAKEOVER_TIMEOUTS resend timeouts, or only
+ * SUSPECT_TAKEOVER_TIMEOUTS when the failure detector suspects the leader
+ * (a false suspicion costs one more round, nothing else: takeovers are
+ * safe whenever they happen). */
+static bool round_silent(mlog_proc *p, uint64_t now) {
+  grp_state *g = p->grp;
+  uint64_t rto = p->cfg.retransmit_ms, silent = now - g->heard_at;
+  if (!g->frozen || g->leading || silent < SUSPECT_TAKEOVER_TIMEOUTS * rto)
+    return false;
+  return silent >= TAKEOVER_TIMEOUTS * rto || mlog_proc_suspects(p, g->leader);
+}
+
 int mlogi_grp_settle(mlog_proc *p) {
   grp_state *g = p->grp;
   uint64_t now = mlogi_now_ms(p), rto = p->cfg.retransmit_ms;
@@ -421,7 +436,7 @@ int mlogi_grp_settle(mlog_proc *p) {
     send_round(p, g->leader, MLOGI_FRAME_ROUND_DONE, g->round, NULL, 0);
     g->sent_at = now;
   }
-  if (g->frozen && !g->leading && now - g->heard_at >= TAKEOVER_TIMEOUTS * rto)
+  if (round_silent(p, now))
     return lead(p);
   if (g->frozen)
     return MLOG_OK;

@@ -100,8 +100,11 @@ typedef struct channel {
   uint64_t rcvd_mark;   /* two acks: last ssn from the peer delivered */
   uint64_t rcvd_sent;   /* two acks: last rcvd_mark I acknowledged */
   outmsg *out_head, *out_tail;
-  outmsg *rsn_hint; /* sender-based: the message the last RSN named (NULL:
-                       none); RSNs come back in ssn order */
+  outmsg *rsn_hint;  /* sender-based: the message the last RSN named (NULL:
+                        none); RSNs come back in ssn order */
+  outmsg *rcvd_last; /* two acks: the newest kept message at or below
+                        rcvd_acked (NULL: none); nothing up to it is sent
+                        again, so settling starts after it */
 } channel;
 
 /* What replay found in the log ahead of the deliveries it replays. */

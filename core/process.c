@@ -238,7 +238,9 @@ static int deliver_ready(mlog_proc *p, uint64_t *count) {
     mlogi_recvec_fix(&w->recs);
     for (size_t i = 0; i < w->recs.n; i++) {
       const mlog_record *rec = &w->recs.recs[i];
-      if (p->opt == NULL && p->sb == NULL) /* the others: later */
+      if (mlogi_two_acks(p)) /* received; stable with a checkpoint */
+        p->ch[rec->src].rcvd_mark = rec->ssn;
+      else if (p->opt == NULL && p->sb == NULL) /* the others: later */
         p->ch[rec->src].logged_mark = rec->ssn;
       int rc = mlogi_deliver(p, rec);
       if (rc == MLOG_OK && p->sb)
@@ -359,6 +361,19 @@ static int ready_optimistic(mlog_proc *p) {
   return p->rsn <= p->opt->committed_rsn ? MLOG_OK : MLOG_EAGAIN;
 }
 
+/* Under none every checkpoint is kept (a rollback drops it only in a
+ * domino past it), so a checkpoint covering deliveries not yet stable makes
+ * them stable, and their senders drop them. Koo-Toueg waits for the
+ * decision: a tentative checkpoint may be discarded. */
+static bool makes_stable(const mlog_proc *p) {
+  if (!mlogi_two_acks(p) || p->grp->kt)
+    return false;
+  for (uint32_t j = 0; j < p->n; j++)
+    if (p->ch[j].rcvd_mark > p->ch[j].logged_mark)
+      return true;
+  return false;
+}
+
 /* Deliver what is received, log what is pending, store the state. */
 static int write_checkpoint(mlog_proc *p, uint64_t *count, uint64_t *number) {
   int rc = p->opt ? ready_optimistic(p) : quiesce(p, count);
@@ -380,11 +395,13 @@ static int write_checkpoint(mlog_proc *p, uint64_t *count, uint64_t *number) {
     rc = mlog_log_put_checkpoint(p->log, covered, p->incarnation, buf.data,
                                  buf.len, keep, number);
   free(buf.data);
-  /* Sender-based: the ACKs that follow let the senders drop what the
-   * checkpoint covers; under lazy meta flushes an OS crash may still undo
-   * it until the meta page is flushed. (A checkpoint-only protocol's next
-   * commit makes it durable; one lost in an OS crash is not a position.) */
-  if (rc == MLOG_OK && p->sb)
+  /* Sender-based, and none when the checkpoint makes deliveries stable: the
+   * ACKs that follow let the senders drop what the checkpoint covers; under
+   * lazy meta flushes an OS crash may still undo it until the meta page is
+   * flushed. (Otherwise a checkpoint-only protocol's next commit makes it
+   * durable; one lost in an OS crash is not a position.) */
+  bool stable = rc == MLOG_OK && makes_stable(p);
+  if (rc == MLOG_OK && (p->sb || stable))
     rc = mlog_log_sync(p->log);
   if (rc != MLOG_OK) {
     p->broken = rc != MLOG_EAPP;
@@ -394,6 +411,8 @@ static int write_checkpoint(mlog_proc *p, uint64_t *count, uint64_t *number) {
   p->stats.checkpoints++;
   if (p->sb)
     mlogi_sb_checkpointed(p);
+  if (stable)
+    mlogi_channels_stable(p, NULL);
   p->since_deliveries = p->since_bytes = 0;
   p->last_ckpt_ms = mlogi_now_ms(p);
   return MLOG_OK;

@@ -10,7 +10,9 @@
 
 typedef enum mlogi_frame_kind {
   MLOGI_FRAME_DATA = 1,  /* an application message: seq is its ssn */
-  MLOGI_FRAME_ACK = 2,   /* seq: the sender logged our messages up to it */
+  MLOGI_FRAME_ACK = 2,   /* seq: the sender logged our messages up to it
+                            (none, Koo-Toueg: a checkpoint covers them;
+                            F_RECEIVED: how far it delivered them) */
   MLOGI_FRAME_HELLO = 3, /* a (re)started process: seq is how far it has
                             delivered our messages; resend what follows */
   /* Sender-based logging. */
@@ -75,6 +77,13 @@ typedef enum mlogi_frame_kind {
           marker, not a message (payload: varint                               \
           snapshot id); it takes its place in the                              \
           channel's ssn order */
+#define MLOGI_FRAME_F_RECEIVED                                                 \
+  0x200 /* ACK, HELLO under none and Koo-Toueg (and                            \
+           only there, always): payload varint: the                            \
+           last ssn I delivered (>= seq: stop                                  \
+           resending up to it); seq stays the last                             \
+           one a checkpoint that no rollback drops                             \
+           covers (discard up to it) */
 
 #define MLOGI_FRAME_F_YES 0x1 /* KT_REPLY: yes; KT_DECISION: commit */
 

@@ -12,7 +12,8 @@
  * state rsn (u32); the Chandy-Lamport snapshot it is (u64, since version
  * 3; 0 outside the coordinated protocol); the dependency vector (per process
  * u32 incarnation, u64 rsn; zeros outside optimistic logging); per peer: send
- * ssn, acked ssn, received ssn (u64 each), unacknowledged sends (u32 count,
+ * ssn, acked ssn, received ssn (u64 each), the sends still kept (not
+ * acknowledged as logged; none and Koo-Toueg: not yet stable) (u32 count,
  * then u64 ssn, u32 frame flags, u64 rsn and u32 incarnation the receiver gave
  * it (sender-based), u32 len, bytes each); the application's snapshot (u64 len,
  * bytes). The incarnation is not in it: the log's metadata is its only source.
@@ -193,18 +194,34 @@ void mlogi_checkpoint_peek_free(mlog_log_checkpoint *ck, mlogi_state_view *v) {
   mlog_log_checkpoint_free(ck);
 }
 
+/* The marks of channel j from the checkpoint's counts. What it received
+ * is logged (stable) for the protocols that acknowledge twice too, except
+ * under Koo-Toueg above the newest permanent checkpoint: a tentative one
+ * may be discarded (a restart restores it before the round's line, which
+ * makes it permanent or drops it). What the peer acknowledged as received
+ * is not in it: kept messages are resent on timeouts until the peer says
+ * so again. */
+static void restore_channel(mlog_proc *p, uint32_t j,
+                            const mlogi_chan_counts *c) {
+  channel *ch = &p->ch[j];
+  ch->send_ssn = c->sent;
+  ch->acked = ch->rcvd_acked = c->acked;
+  ch->rcvd_last = NULL; /* what it keeps is above acked */
+  ch->recv_mark = ch->logged_mark = ch->ack_sent = c->received;
+  ch->rcvd_mark = ch->rcvd_sent = c->received;
+  const koo_toueg *kt = p->grp ? p->grp->kt : NULL;
+  if (kt && ch->logged_mark > kt->base_recv[j])
+    ch->logged_mark = ch->ack_sent = kt->base_recv[j];
+}
+
 int mlogi_state_restore(mlog_proc *p, const void *buf, size_t len) {
   mlogi_state_view v = {.n = p->n};
   v.ch = calloc(p->n, sizeof *v.ch);
   if (v.ch == NULL)
     return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory");
   int rc = parse_state(p, buf, len, &v);
-  for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++) {
-    channel *ch = &p->ch[j];
-    ch->send_ssn = v.ch[j].sent;
-    ch->acked = v.ch[j].acked;
-    ch->recv_mark = ch->logged_mark = ch->ack_sent = v.ch[j].received;
-  }
+  for (uint32_t j = 0; rc == MLOG_OK && j < p->n; j++)
+    restore_channel(p, j, &v.ch[j]);
   const uint8_t *app = v.app;
   uint64_t app_len = v.app_len;
   p->snapshot = v.snapshot;

@@ -18,8 +18,11 @@
  *
  * Messages sent before the sender's position and received after the
  * receiver's are in transit again: the sender resends those it still keeps
- * (unacknowledged when its position was taken); the others are lost, and
- * the receiver skips them.
+ * (not yet stable when its position was taken: a sender keeps a message
+ * until a checkpoint of its receiver covers the delivery, core/delivery.c);
+ * the others are lost, and the receiver skips them. A loss needs a domino:
+ * the receiver rolled back past the checkpoint that made the message
+ * stable.
  *
  * Positions (INFO): varint count, then per position varint code (0: the
  * current state, k + 1: checkpoint k, 1 the initial state), varint 1 for a
@@ -317,7 +320,7 @@ static void skip_lost(mlog_proc *p, const uint64_t *first_kept) {
     if (i == p->id || first_kept[i] == 0 || ch->recv_mark >= first_kept[i] - 1)
       continue;
     p->stats.lost_messages += first_kept[i] - 1 - ch->recv_mark;
-    ch->recv_mark = ch->logged_mark = first_kept[i] - 1;
+    ch->recv_mark = ch->logged_mark = ch->rcvd_mark = first_kept[i] - 1;
   }
 }
 
@@ -335,8 +338,10 @@ int mlogi_indep_apply(mlog_proc *p, const uint8_t *line, size_t len) {
     p->stats.rolled_back_past += mine[1];
     p->stats.domino_rollbacks += mine[1] > 0;
   }
-  if (rc == MLOG_OK)
+  if (rc == MLOG_OK) {
     skip_lost(p, first_kept);
+    mlogi_channels_rolled_back(p);
+  }
   free(first_kept);
   return rc;
 }

@@ -30,6 +30,13 @@
  * current state checkpoints it), tentative ones above it go. Rolling back
  * past a tentative checkpoint is no domino. The log holds a PERMANENT
  * record (CONTROL, flags 7, rsn: the checkpoint) for each one kept.
+ *
+ * Messages in transit across the line are not recorded (the lecture's
+ * "end-to-end protocols cope with the message loss"): a sender keeps each
+ * message until a permanent checkpoint of its receiver covers the delivery
+ * (core/delivery.c: acknowledged as received at once, as stable only after
+ * the decision or the line that makes the checkpoint permanent), so its
+ * positions still hold what a rollback puts in transit again.
  */
 
 enum { ASK_NONE, ASK_WAIT, ASK_YES, ASK_NO, ASK_TELL };
@@ -211,6 +218,7 @@ static int finish(mlog_proc *p, bool commit) {
     kt->perm_rsn = kt->tent_rsn;
     memcpy(kt->base_sent, kt->tent_sent, p->n * sizeof *kt->base_sent);
     memcpy(kt->base_recv, kt->tent_recv, p->n * sizeof *kt->base_recv);
+    mlogi_channels_stable(p, kt->base_recv); /* durable: senders may drop */
   } else if (kt->tentative) {
     rc = mlog_log_drop_checkpoints_after(p->log, kt->perm);
   }
@@ -377,5 +385,9 @@ int mlogi_kt_applied(mlog_proc *p, uint64_t number) {
   }
   if (rc == MLOG_OK && number > kt->perm)
     rc = make_permanent(p, number);
-  return rc == MLOG_OK ? set_base(p, number) : rc;
+  if (rc == MLOG_OK)
+    rc = set_base(p, number);
+  if (rc == MLOG_OK)
+    mlogi_channels_stable(p, kt->base_recv);
+  return rc;
 }

@@ -125,6 +125,14 @@ done
 # Koo-Toueg: no rollback past a permanent checkpoint unless a crash cut a
 # round or an instance short). Same seeds for every variant, so that their
 # rollback extents compare.
+#
+# Under none and Koo-Toueg a sender keeps a message until a checkpoint of
+# its receiver (Koo-Toueg: a permanent one) covers the delivery, so a loss
+# takes a domino that rolls the receiver back past that checkpoint while the
+# sender stays after the send. These seeds never do (harsher runs, more
+# processes and crashes, still do, rarely; test_group's
+# none_lost_message_is_reported builds one). A loss here is a regression
+# unless it is that case.
 
 declare -A domino
 for variant in coordinated "coordinated --koo-toueg" none; do
@@ -158,9 +166,14 @@ for variant in coordinated "coordinated --koo-toueg" none; do
       not_ok "$variant: domino $sum_domino, lost $sum_lost, snapshots $sum_snapshots, redelivered $sum_redelivered"
     ;;
   none)
-    [ "$sum_domino" -gt 0 ] && [ "$sum_lost" -gt 0 ] &&
-      ok "$variant: domino rollbacks ($sum_domino) and lost messages ($sum_lost) reported" ||
-      not_ok "$variant: domino $sum_domino, lost $sum_lost: the domino path is untested"
+    [ "$sum_domino" -gt 0 ] && [ "$sum_lost" -eq 0 ] &&
+      ok "$variant: domino rollbacks reported ($sum_domino), no message lost" ||
+      not_ok "$variant: domino $sum_domino (the domino path must run), lost $sum_lost (senders keep messages until a checkpoint covers them)"
+    ;;
+  "coordinated --koo-toueg")
+    [ "$sum_lost" -eq 0 ] &&
+      ok "$variant: no message lost ($sum_domino dominoes)" ||
+      not_ok "$variant: lost $sum_lost (senders keep messages until a permanent checkpoint covers them)"
     ;;
   esac
 done

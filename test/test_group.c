@@ -636,34 +636,42 @@ Test(group, none_zigzag_rolls_back_to_the_initial_states) {
 /* ------------------------------------------------------------------------ */
 /* 6. A lost message under none                                             */
 
-/* A sends m before its checkpoint, B acknowledges it; B received it after
- * its own last checkpoint and crashes: nobody can send m again (A's line
- * position is after the send and A no longer keeps it). */
+/* A sender keeps a message until a checkpoint of its receiver covers the
+ * delivery (section 8), so only a rollback past that checkpoint (a domino)
+ * can lose it. B delivers c (from C) and m (from A) and checkpoints: both
+ * are stable, C and A drop them. C crashes with no checkpoint: its restart
+ * undoes c, so B's checkpoint received an orphan and B rolls back past it
+ * to its initial state; A stays after sending m and no longer keeps it: m
+ * is lost. (Before the two acknowledgements, m was lost without a domino:
+ * section 8's first test.) */
 Test(group, none_lost_message_is_reported) {
-  sg_group *g = t_new(2, 6, 10, 10, "none", "g");
-  g->nd[0].opening = g->nd[1].opening = 10;
+  sg_group *g = t_new(3, 6, 10, 10, "none", "g");
+  for (uint32_t i = 0; i < 3; i++)
+    g->nd[i].opening = 10;
   sg_start(g);
   sg_settle(g);
-  checkpoint(g, 1); /* B: nothing received */
-  t_send(g, 0, 1, 3, 0, false);
+  t_send(g, 2, 1, 2, 0, false); /* c */
+  t_send(g, 0, 1, 3, 0, false); /* m */
   sg_settle(g);
-  cr_assert_eq(balance(g, 1), 13, "B delivered m");
-  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "acknowledged: A keeps nothing");
-  checkpoint(g, 0); /* A: sent m */
-  sg_crash(g, 1);
-  sg_open(g, 1);
+  cr_assert_eq(balance(g, 1), 15, "B delivered c and m");
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "received, not stable: A keeps m");
+  checkpoint(g, 1);
   sg_settle(g);
-  mlog_proc_stats a = sg_stats(g, 0), b = sg_stats(g, 1);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "stable: A dropped m");
+  cr_assert_eq(sg_outbox(g, 2, 1), 0u, "and C dropped c");
+  sg_crash(g, 2);
+  sg_open(g, 2);
+  sg_settle(g);
+  mlog_proc_stats a = sg_stats(g, 0), b = sg_stats(g, 1), c = sg_stats(g, 2);
   cr_assert_eq(b.lost_messages, 1u, "m is lost");
-  cr_assert_eq(a.lost_messages, 0u);
-  cr_assert_eq(b.rounds, 1u);
-  cr_assert_eq(a.rounds, 1u);
+  cr_assert_eq(a.lost_messages + c.lost_messages, 0u);
+  cr_assert_eq(b.domino_rollbacks, 1u, "B rolled back past its checkpoint");
+  cr_assert_eq(b.rolled_back_past, 1u);
   cr_assert_eq(a.rollbacks, 0u, "A stays in its current state");
-  cr_assert_eq(b.rollbacks, 1u, "B at its checkpoint");
-  cr_assert_eq(b.domino_rollbacks + a.domino_rollbacks, 0u);
-  cr_assert_eq(balance(g, 1), 10, "B never got m again");
+  cr_assert_eq(balance(g, 1), 10, "B never got m again (nor c)");
   cr_assert_eq(g->nd[1].app.st.count, 0u);
-  cr_assert_eq(balance(g, 0), 7, "A did send it");
+  cr_assert_eq(balance(g, 2), 10, "C never sent c");
+  cr_assert_eq(balance(g, 0), 7, "A did send m");
   /* The channel still works: the next message (ssn 2) is delivered. */
   t_send(g, 0, 1, 2, 0, false);
   sg_settle(g);
@@ -769,6 +777,72 @@ Test(group, leader_down_the_round_is_taken_over) {
   }
   converged(g, 30);
   sg_free(g);
+}
+
+/* A failure detector for the simulated group (the sim transport has none):
+ * every process suspects the processes in `suspected` (a bit each). */
+static unsigned suspected;
+
+static bool t_suspects(void *self, uint32_t id) {
+  (void)self;
+  return id < 32 && (suspected & 1u << id);
+}
+
+/* The round's leader, as P1 and P2 see it (they agree). */
+static uint32_t round_of(sg_group *g, uint32_t *leader) {
+  const grp_state *a = g->nd[1].p->grp, *b = g->nd[2].p->grp;
+  cr_assert_eq(a->round, b->round, "P1 in round %u, P2 in %u", a->round,
+               b->round);
+  *leader = a->leader;
+  return a->round;
+}
+
+/* (a'') As (a'), but the failure detector suspects the crashed leader: the
+ * round is taken over after 2 resend timeouts (200 ms each), not 20. In
+ * the newer round, P0 (down, suspected) is only a participant: nobody takes
+ * that round over early. */
+static void suspected_leader_taken_over_soon(const char *protocol) {
+  sg_group *g = bank3(8, protocol, "g");
+  sg_ops.suspects = t_suspects; /* sg_new set the table up: add it now */
+  suspected = 0;
+  sg_crash(g, 0);
+  sg_open(g, 0);
+  sg_rule *r = sg_hold(g, SG_ANY, 0, MLOGI_FRAME_ROUND_INFO);
+  for (int k = 0; k < 16 && r->hits < 2; k++)
+    sg_step(g, 0);
+  cr_assert_eq(r->hits, 2u);
+  uint32_t leader, first = round_of(g, &leader);
+  cr_assert_eq(leader, 0u);
+  sg_crash(g, 0);
+  r->on = false;
+  suspected = 1u << 0; /* e.g. a supervisor reported its exit */
+  sg_run(g, 0, 100);   /* the last query came less than 200 ms ago */
+  cr_assert_eq(round_of(g, &leader), first, "not yet: 2 timeouts");
+  sg_run(g, 0, 700); /* past 2 timeouts (and settled), far from 20 */
+  uint32_t taken = round_of(g, &leader);
+  cr_assert_gt(taken, first, "the round was taken over");
+  cr_assert_neq(leader, 0u, "by P1 or P2");
+  cr_assert(frozen(g, 1) && frozen(g, 2), "and waits for P0");
+  sg_run(g, 0, 2000); /* 10 timeouts: P0 is suspected, but not the leader */
+  uint32_t now_leader;
+  cr_assert_eq(round_of(g, &now_leader), taken, "no early takeover");
+  cr_assert_eq(now_leader, leader);
+  suspected = 0; /* P0's restart is heard from */
+  sg_open(g, 0);
+  sg_settle(g);
+  cr_assert_gt(sg_stats(g, 0).incarnation, taken);
+  for (uint32_t i = 0; i < 3; i++)
+    cr_assert_eq(sg_total(g, i).lost_messages, 0u);
+  converged(g, 30);
+  sg_free(g);
+}
+
+Test(group, suspected_leader_taken_over_soon_none) {
+  suspected_leader_taken_over_soon("none");
+}
+
+Test(group, suspected_leader_taken_over_soon_coordinated) {
+  suspected_leader_taken_over_soon("coordinated");
 }
 
 /* (b) Under none: P1 restarts and its line rolls P0 back past a send to P2
@@ -1258,4 +1332,237 @@ Test(group, regression_sender_unknown_kind_as_hello) {
   cr_assert_eq(b.checkpoints, a.checkpoints, "a bad frame wrote a checkpoint");
   cr_assert_eq(b.bad_frames, a.bad_frames + 1, "not counted as bad");
   sg_free(g);
+}
+
+/* ======================================================================== */
+/* 8. Two acknowledgements under none and Koo-Toueg: received, then stable  */
+/*    (this block belongs to the two-ack change)                            */
+
+/*
+ * Under none and Koo-Toueg a receiver acknowledges a message as received on
+ * delivery (its sender stops resending it) and as stable once a checkpoint
+ * that no rollback drops covers the delivery (the sender drops it): under
+ * none any checkpoint, under Koo-Toueg a permanent one. A rollback of the
+ * receiver to before the delivery, with the sender staying after the send,
+ * finds the message still kept by the sender, which sends it again.
+ */
+
+/* Two processes with 10 each under none (kt: coordinated with Koo-Toueg),
+ * started; their hellos (which carry the received mark) were well formed. */
+static sg_group *ack2(uint64_t seed, bool kt, const char *sub) {
+  sg_group *g = t_new(2, seed, 10, 10, kt ? "coordinated" : "none", sub);
+  for (uint32_t i = 0; i < 2; i++) {
+    g->nd[i].opening = 10;
+    if (kt)
+      g->nd[i].cfg.flags = SG_FLAGS | MLOG_PROC_KOO_TOUEG;
+  }
+  sg_start(g);
+  sg_settle(g);
+  for (uint32_t i = 0; i < 2; i++)
+    cr_assert_eq(sg_stats(g, i).bad_frames, 0u, "P%u", i);
+  return g;
+}
+
+/* B checkpoints (nothing received; under Koo-Toueg a permanent checkpoint:
+ * B asks nobody). A sends m (3), B delivers it and acknowledges it as
+ * received. A checkpoints (permanent too). B crashes; its restart rolls it
+ * back to before m, and the line leaves A in its current state, after the
+ * send. Before the two acknowledgements A had dropped m on B's
+ * acknowledgement, and m was lost (stats.lost_messages 1, B at 10); now A
+ * still keeps it and sends it again. */
+static sg_group *in_transit_again(uint64_t seed, bool kt, const char *sub) {
+  sg_group *g = ack2(seed, kt, sub);
+  checkpoint(g, 1);
+  sg_settle(g);
+  t_send(g, 0, 1, 3, 0, false);
+  sg_settle(g);
+  cr_assert_eq(balance(g, 1), 13, "B delivered m");
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "received, not stable: A keeps m");
+  cr_assert_eq(g->nd[0].p->ch[1].rcvd_acked, 1u, "B said it received m");
+  checkpoint(g, 0);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "A's checkpoint keeps m too");
+  sg_crash(g, 1);
+  sg_open(g, 1);
+  cr_assert_eq(balance(g, 1), 10, "B restarted from before m");
+  sg_settle(g);
+  mlog_proc_stats a = sg_stats(g, 0), b = sg_stats(g, 1);
+  cr_assert_eq(a.lost_messages + b.lost_messages, 0u, "m is not lost");
+  cr_assert_eq(a.rounds, 1u);
+  cr_assert_eq(b.rounds, 1u);
+  cr_assert_eq(a.rollbacks, 0u, "A stays after sending m");
+  cr_assert_eq(b.rollbacks, 1u, "B at its checkpoint");
+  cr_assert_eq(a.domino_rollbacks + b.domino_rollbacks, 0u);
+  cr_assert_eq(b.delivered, 1u, "B delivered m again, once");
+  cr_assert_eq(sg_total(g, 1).delivered, 2u, "once in each incarnation");
+  cr_assert_eq(g->nd[1].app.st.count, 1u);
+  cr_assert_eq(g->nd[1].p->ch[0].recv_mark, 1u);
+  cr_assert_eq(balance(g, 1), 13, "B has m");
+  cr_assert_eq(balance(g, 0), 7);
+  return g;
+}
+
+/* None: after the rollback B's next checkpoint makes m stable. */
+Test(group, two_acks_none_message_in_transit_again_is_sent_again) {
+  sg_group *g = in_transit_again(20, false, "ack");
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "not stable yet");
+  checkpoint(g, 1);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "stable: A dropped m");
+  converged(g, 20);
+  sg_free(g);
+}
+
+/* Koo-Toueg: a tentative checkpoint of B's makes nothing stable (it may be
+ * discarded); the decision that makes it permanent does. */
+Test(group, two_acks_koo_toueg_message_in_transit_again_is_sent_again) {
+  sg_group *g = in_transit_again(21, true, "ack");
+  sg_rule *r = sg_hold(g, 0, 1, MLOGI_FRAME_KT_REPLY);
+  checkpoint(g, 1); /* B received m since its last permanent one: asks A */
+  sg_run(g, 0, 1000);
+  cr_assert(sg_stats(g, 1).in_two_phase, "B waits for A's answer");
+  cr_assert_gt(r->hits, 0u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 1u, "tentative: A keeps m");
+  r->on = false;
+  sg_release(g, 0, 1);
+  sg_settle(g);
+  cr_assert(!sg_stats(g, 1).in_two_phase, "decided");
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "permanent: A dropped m");
+  converged(g, 20);
+  sg_free(g);
+}
+
+/* Run the frames in flight to their receivers (no time passes). */
+static void drain(sg_group *g) {
+  for (int k = 0; k < 1000 && mlog_sim_pending(g->sim) > 0; k++)
+    sg_step(g, 0);
+}
+
+/* Messages acknowledged as received are kept but not resent on timeouts;
+ * one whose acknowledgements are lost is, until the answer to one of its
+ * duplicates gets through. */
+Test(group, two_acks_received_is_not_resent_on_timeout) {
+  sg_group *g = ack2(22, false, "ack");
+  for (int k = 0; k < 3; k++)
+    t_send(g, 0, 1, 1, 0, false);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 3u, "received, kept until stable");
+  uint64_t resent = sg_stats(g, 0).resent;
+  sg_run(g, 0, 5000); /* 25 resend timeouts */
+  cr_assert_eq(sg_stats(g, 0).resent, resent, "nothing received is resent");
+  /* B's acknowledgements are lost: the fourth is resent, and only it. */
+  sg_rule *r = sg_drop(g, 1, 0, MLOGI_FRAME_ACK);
+  uint64_t dups = sg_stats(g, 1).duplicates;
+  t_send(g, 0, 1, 1, 0, false);
+  sg_run(g, 0, 1000);
+  drain(g);
+  uint64_t again = sg_stats(g, 0).resent - resent;
+  cr_assert_geq(again, 3u, "resent on timeouts");
+  cr_assert_eq(sg_stats(g, 1).duplicates - dups, again, "only the fourth");
+  cr_assert_eq(balance(g, 1), 14, "each delivered once");
+  r->on = false;
+  sg_run(g, 0, 1000); /* the answer to a duplicate gets through */
+  resent = sg_stats(g, 0).resent;
+  sg_run(g, 0, 5000);
+  cr_assert_eq(sg_stats(g, 0).resent, resent, "received: no more resends");
+  cr_assert_eq(sg_outbox(g, 0, 1), 4u);
+  checkpoint(g, 1);
+  sg_settle(g);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "B's checkpoint: all four stable");
+  sg_free(g);
+}
+
+/* After a line, what a peer acknowledged as received may be undone: A's
+ * first transmission of m after the line is lost, and A resends it on a
+ * timeout (it would not, had it kept believing B received m). */
+Test(group, two_acks_resend_after_a_line_survives_a_lost_frame) {
+  sg_group *g = ack2(24, false, "ack");
+  checkpoint(g, 1);
+  sg_settle(g);
+  t_send(g, 0, 1, 3, 0, false);
+  sg_settle(g);
+  cr_assert_eq(g->nd[0].p->ch[1].rcvd_acked, 1u, "B received m");
+  sg_crash(g, 1);
+  sg_rule *r = sg_drop(g, 0, 1, MLOGI_FRAME_DATA);
+  sg_open(g, 1);
+  sg_run(g, 0, 2000);
+  cr_assert_eq(balance(g, 1), 10, "B rolled back and m is dropped");
+  cr_assert_gt(r->hits, 1u, "sent again after the line, then on timeouts");
+  r->on = false;
+  sg_settle(g);
+  cr_assert_eq(sg_stats(g, 1).lost_messages, 0u);
+  cr_assert_eq(balance(g, 1), 13, "B has m");
+  cr_assert_eq(g->nd[1].app.st.count, 1u);
+  converged(g, 20);
+  sg_free(g);
+}
+
+/* An acknowledgement from B to A (as B would send it in its round). */
+static void inject_ack(sg_group *g, uint8_t kind, uint16_t flags, uint64_t seq,
+                       const void *payload, uint32_t len) {
+  mlogi_frame f = {.kind = kind,
+                   .flags = flags,
+                   .incarnation = g->nd[1].p->incarnation,
+                   .seq = seq,
+                   .payload = payload,
+                   .payload_len = len};
+  sg_inject(g, 1, 0, f);
+  cr_assert_eq(sg_step(g, 0), 0u);
+}
+
+/* Under two acks an ACK or HELLO carries exactly F_RECEIVED and one varint
+ * not below seq; anything else is counted as malformed and changes
+ * nothing. */
+Test(group, two_acks_malformed_acknowledgements) {
+  sg_group *g = ack2(23, false, "ack");
+  sg_rule *r = sg_drop(g, 1, 0, MLOGI_FRAME_ACK); /* A hears forged ones */
+  t_send(g, 0, 1, 1, 0, false);
+  t_send(g, 0, 1, 1, 0, false);
+  sg_run(g, 0, 100);
+  cr_assert_eq(balance(g, 1), 12, "B delivered both");
+  uint64_t bad = sg_stats(g, 0).bad_frames;
+  static const uint8_t one[1] = {1}, two[1] = {2}, trailing[2] = {2, 0};
+  const uint16_t rcv = MLOGI_FRAME_F_RECEIVED;
+  inject_ack(g, MLOGI_FRAME_ACK, 0, 2, NULL, 0); /* without the flag */
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 2, NULL, 0);
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 2, one, 1); /* received < stable */
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 2, overlong, 11);
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 2, trailing, 2);
+  inject_ack(g, MLOGI_FRAME_ACK, rcv | MLOGI_FRAME_F_STATUS, 2, two, 1);
+  inject_ack(g, MLOGI_FRAME_HELLO, 0, 0, NULL, 0);
+  const channel *ch = &g->nd[0].p->ch[1];
+  cr_assert_eq(sg_stats(g, 0).bad_frames, bad + 7, "seven malformed frames");
+  cr_assert_eq(ch->acked, 0u, "none changed anything");
+  cr_assert_eq(ch->rcvd_acked, 0u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 2u);
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 0, two, 1); /* received, none stable */
+  cr_assert_eq(ch->rcvd_acked, 2u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 2u, "kept");
+  inject_ack(g, MLOGI_FRAME_ACK, rcv, 2, two, 1); /* both stable */
+  cr_assert_eq(ch->acked, 2u);
+  cr_assert_eq(sg_outbox(g, 0, 1), 0u, "dropped");
+  cr_assert_eq(sg_stats(g, 0).bad_frames, bad + 7, "well formed");
+  r->on = false;
+  sg_free(g);
+}
+
+/* Elsewhere (the logging protocols, Chandy-Lamport) an acknowledgement
+ * with F_RECEIVED is malformed. */
+static void received_flag_elsewhere(const char *protocol, uint64_t seed) {
+  sg_group *g = t_new(2, seed, 10, 10, protocol, protocol);
+  sg_start(g);
+  sg_settle(g);
+  uint64_t bad = sg_stats(g, 0).bad_frames;
+  static const uint8_t zero[1] = {0};
+  inject_ack(g, MLOGI_FRAME_ACK, MLOGI_FRAME_F_RECEIVED, 0, zero, 1);
+  inject_ack(g, MLOGI_FRAME_HELLO, MLOGI_FRAME_F_RECEIVED, 0, zero, 1);
+  cr_assert_eq(sg_stats(g, 0).bad_frames, bad + 2, "%s", protocol);
+  sg_free(g);
+}
+
+Test(group, two_acks_received_flag_elsewhere_is_malformed) {
+  received_flag_elsewhere("pessimistic-receiver", 25);
+  received_flag_elsewhere("pessimistic-sender", 26);
+  received_flag_elsewhere("optimistic-receiver", 27);
+  received_flag_elsewhere("coordinated", 28);
 }
