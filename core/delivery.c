@@ -393,14 +393,22 @@ void mlogi_channels_settle(mlog_proc *p, uint64_t durable) {
      * round (frames of others are dropped), so none of them leaves again;
      * they stay only until stable. */
     outmsg *first = ch->rcvd_last ? ch->rcvd_last->next : ch->out_head;
+    bool go_back = false;
     for (outmsg *m = first; m && !hold; m = m->next) {
       if (!may_leave(p, m, durable))
         break; /* FIFO: nothing after it may overtake it */
       /* A message with an rsn (sender-based) or acknowledged as received
        * (two acks) has been delivered: no timeout resends it. */
       bool delivered = m->rsn != 0 || m->ssn <= ch->rcvd_acked;
-      if (!m->sent || (now - m->sent_at >= rto && !delivered))
+      /* Go back N: once one times out, the ones sent after it go again at
+       * once, behind it. The receiver takes only the next ssn, so it
+       * dropped them; each waiting for its own timeout would let every
+       * newer send arrive after a gap, and be dropped, too. */
+      bool timed_out = now - m->sent_at >= rto || go_back;
+      if (!m->sent || (timed_out && !delivered)) {
+        go_back = go_back || m->sent;
         transmit(p, j, m);
+      }
     }
     if (ch->logged_mark > ch->ack_sent || ch->rcvd_mark > ch->rcvd_sent)
       send_ack(p, j, MLOGI_FRAME_ACK);

@@ -1566,3 +1566,35 @@ Test(group, two_acks_received_flag_elsewhere_is_malformed) {
   received_flag_elsewhere("optimistic-receiver", 27);
   received_flag_elsewhere("coordinated", 28);
 }
+
+/* ------------------------------------------------------------------------ */
+/* 9. Go back N                                                             */
+
+/* The receiver takes only the next ssn of a channel, so when a frame is
+ * lost it drops every later one. Once the lost one times out, the ones
+ * sent after it go again with it, not each after its own timeout (newer
+ * sends would keep arriving behind a gap). */
+Test(group, a_timeout_resends_the_rest_of_the_channel_with_it) {
+  sg_group *g = ack2(23, false, "gbn");
+  sg_rule *r = sg_drop(g, 0, 1, MLOGI_FRAME_DATA);
+  t_send(g, 0, 1, 1, 0, false); /* m1: lost */
+  r->on = false;
+  for (int k = 0; k < 3; k++) { /* m2..m4, 50 ms apart */
+    mlog_sim_advance(g->sim, 50);
+    t_send(g, 0, 1, 1, 0, false);
+    drain(g);
+  }
+  cr_assert_eq(balance(g, 1), 10, "B took none: it waits for m1");
+  cr_assert_eq(sg_stats(g, 1).delivered, 0u);
+  uint64_t resent = sg_stats(g, 0).resent;
+  mlog_sim_advance(g->sim, 60); /* 210 ms: only m1 is 200 ms old */
+  sg_poll(g, 0);
+  drain(g);
+  cr_assert_eq(sg_stats(g, 0).resent - resent, 4u,
+               "m1 timed out, m2..m4 went with it");
+  cr_assert_eq(balance(g, 1), 14, "B has all four one timeout after m1");
+  sg_settle(g);
+  cr_assert_eq(balance(g, 1), 14, "each once");
+  cr_assert_eq(sg_stats(g, 1).delivered, 4u);
+  sg_free(g);
+}

@@ -401,6 +401,18 @@ static bool all_up(const run *r) {
   return true;
 }
 
+/* No process is frozen in a rollback round (a round whose leader crashed
+ * is taken over after 20 resend timeouts, longer than the quiet time). */
+static bool no_round(const run *r) {
+  for (uint32_t i = 0; i < r->n; i++) {
+    mlog_proc_stats st;
+    mlog_proc_get_stats(r->nodes[i].p, &st);
+    if (st.in_round)
+      return false;
+  }
+  return true;
+}
+
 /* One scheduler step: inject, crash, restart, move a frame, poll. */
 static int step(run *r, bool *idle) {
   r->step++;
@@ -447,7 +459,7 @@ static bool finished(const run *r, int idle_rounds) {
   bool crashes_left = r->o->exhaustive ? r->step < r->crash_at_step
                                        : r->crashes_done < r->o->crashes;
   return r->originated >= r->o->messages && !crashes_left && all_up(r) &&
-         idle_rounds >= QUIET_ROUNDS;
+         idle_rounds >= QUIET_ROUNDS && no_round(r);
 }
 
 static int cmp_u64(const void *a, const void *b) {
