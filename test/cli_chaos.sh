@@ -116,7 +116,7 @@ judge_ring() {
   fi
 }
 for variant in pessimistic-receiver "pessimistic-sender --durable" \
-  optimistic-receiver coordinated; do
+  optimistic-receiver coordinated "coordinated --koo-toueg"; do
   for s in 1 2; do
     # shellcheck disable=SC2086
     chaos_run "ring$s" --app token-ring --protocol $variant --kills 3 \
