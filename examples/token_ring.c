@@ -30,9 +30,11 @@
  * Under `coordinated` nothing is replayed: the whole group rolls back to a
  * consistent snapshot, where member 0's `started` agrees with whether hop 1
  * was sent (checkpoints are taken in the poll, never between the send and
- * the flag), and messages sent after it are undone. (Under `none`, which
- * recovers each process alone, nothing keeps a rollback from losing or
- * repeating a token, and the snapshots show it.)
+ * the flag), and messages sent after it are undone. (Under `none` and
+ * Koo-Toueg the line is consistent too and senders keep each message until
+ * its receiver's checkpoint covers it, so the token survives; but `none`
+ * releases outputs at once, so a rollback can undo a snapshot already
+ * reported, and chaos says so.)
  *
  * Snapshots are Chandy-Lamport at the application level, over the complete
  * graph of channels. Member 0 starts snapshot k at every second visit of

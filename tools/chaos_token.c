@@ -166,9 +166,9 @@ static uint64_t now_ms(void) {
 }
 
 /* In no member, and no hop for STUCK_MS while every member is up: the
- * token is lost (`none` and Koo-Toueg rollbacks lose a message that was
- * acknowledged before its receiver rolled back past it) or stuck, and
- * waiting longer tells nothing more. (The harness runs one application, so
+ * token is lost (under `none`, a domino past the checkpoint that made its
+ * message stable can lose it) or stuck, and waiting longer tells nothing
+ * more. (The harness runs one application, so
  * one tracker will do.) */
 static bool token_stuck(const chaos_view *v) {
   static int64_t last_hops = -1;
