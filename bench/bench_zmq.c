@@ -828,8 +828,9 @@ static int place_make(bench *bn, place *pl) {
     return -1;
   }
   for (int i = 0; i < 2; i++) {
-    snprintf(pl->ep[i], sizeof pl->ep[i], "ipc://%.*s/z%d", MAX_SOCKET_PATH,
-             pl->dirpath, i);
+    char ep[sizeof pl->ep[i]]; /* (GCC cannot tell ep[i] from dirpath) */
+    snprintf(ep, sizeof ep, "ipc://%.*s/z%d", MAX_SOCKET_PATH, pl->dirpath, i);
+    memcpy(pl->ep[i], ep, sizeof ep);
     pl->eps[i] = pl->ep[i];
   }
   pl->group = (mlog_group){.size = 2, .endpoints = pl->eps};

@@ -296,10 +296,6 @@ static void answer_replay(mlog_proc *p, uint32_t dst, uint64_t after,
 /* ------------------------------------------------------------------------ */
 /* Recovering receiver: collect the answers                                 */
 
-/* The answer already taken for (src, ssn), or NULL. Answers to repeated
- * requests overlap (a peer that restarted meanwhile may even answer less:
- * what it has not regenerated yet): the newest rsn wins, the payload is
- * the same. Only the frames of the latest request count towards its end. */
 static size_t answer_slot(uint32_t src, uint64_t ssn, size_t cap) {
   uint64_t h = (ssn ^ (uint64_t)src << 40) * 0x9E3779B97F4A7C15ull;
   return (size_t)(h >> 32) & (cap - 1);
@@ -317,6 +313,10 @@ static size_t *index_find(sender_based *sb, uint32_t src, uint64_t ssn) {
   }
 }
 
+/* The answer already taken for (src, ssn), or NULL. Answers to repeated
+ * requests overlap (a peer that restarted meanwhile may even answer less:
+ * what it has not regenerated yet): the newest rsn wins, the payload is
+ * the same. Only the frames of the latest request count towards its end. */
 static mlog_record *answer_for(sender_based *sb, uint32_t src, uint64_t ssn) {
   if (sb->got_index_cap == 0)
     return NULL;

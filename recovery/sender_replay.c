@@ -49,9 +49,13 @@ typedef struct by_rsn {
   size_t i;
 } by_rsn;
 
+/* By rsn, then by place in got: among equal rsns the first answer in got
+ * wins, as a linear search of got would find it (qsort is not stable). */
 static int cmp_rsn(const void *a, const void *b) {
   const by_rsn *x = a, *y = b;
-  return x->rsn < y->rsn ? -1 : x->rsn > y->rsn;
+  if (x->rsn != y->rsn)
+    return x->rsn < y->rsn ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
 }
 
 static by_rsn *sort_by_rsn(const recvec *got) {

@@ -1336,7 +1336,6 @@ Test(group, regression_sender_unknown_kind_as_hello) {
 
 /* ======================================================================== */
 /* 8. Two acknowledgements under none and Koo-Toueg: received, then stable  */
-/*    (this block belongs to the two-ack change)                            */
 
 /*
  * Under none and Koo-Toueg a receiver acknowledges a message as received on

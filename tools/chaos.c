@@ -221,10 +221,11 @@ static void take_line(chaos_run *r, uint32_t i, char *line) {
     m->ckpt_ms = now_ms();
   } else if (strcmp(line, "restore") == 0) {
     m->restore_ms = now_ms();
-  } else if (strncmp(line, "ready", 5) == 0 && !r->v.ready[i]) {
+  } else if (strncmp(line, "ready ", 6) == 0 && !r->v.ready[i]) {
     r->v.ready[i] = true;
     unsigned long long us = 0, stalled = 0;
-    (void)sscanf(line, "ready %llu %llu", &us, &stalled);
+    if (sscanf(line, "ready %llu %llu", &us, &stalled) != 2)
+      stalled = 0; /* a member of another make: nothing to subtract */
     uint64_t ms = now_ms() - m->started_ms;
     if (m->restarted && r->recoveries < sizeof r->recovery_ms / 8)
       r->recovery_ms[r->recoveries++] = ms > stalled ? ms - stalled : 0;
@@ -266,8 +267,10 @@ static void exec_member(chaos_run *r, uint32_t id) {
                : -1;
   if (!path_in(dir, sizeof dir, r->o.dir, "p%u", id))
     _exit(127); /* cannot happen: cmd_chaos bounds the run directory */
-  if (fd >= 0)
+  if (fd >= 0 && fd != STDERR_FILENO) {
     dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
   char *argv[20] = {r->app_bin, "--member", ids, "--group",
                     r->group_file, "--dir", dir, "--protocol",
                     (char *)r->o.protocol, "--seed", seed, "--work", work,
@@ -286,7 +289,7 @@ static void exec_member(chaos_run *r, uint32_t id) {
 
 static int start_member(chaos_run *r, uint32_t id, bool restarted) {
   int fds[2];
-  if (pipe(fds) != 0)
+  if (pipe2(fds, O_CLOEXEC) != 0)
     return -1;
   fflush(NULL);
   pid_t pid = fork();
@@ -327,6 +330,8 @@ static void report_exit(chaos_run *r, uint32_t id, pid_t pid) {
 static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
   member *m = &r->m[id];
   pid_t pid = m->pid;
+  if (pid <= 0) /* reaped (it failed the run): kill(0) is the process group */
+    return 0;
   kill(pid, SIGKILL);
   waitpid(pid, NULL, 0);
   while (read_member(r, id)) /* what it wrote before it died */
@@ -512,6 +517,8 @@ static bool drive(chaos_run *r) {
   uint64_t shown = r->t0;
   while (now_ms() < limit && r->failed_members == 0) {
     listen_members(r, 10);
+    if (r->failed_members != 0)
+      break; /* a member reaped: no kill may name it */
     if (!r->o.json && now_ms() - shown >= 1000) {
       shown = now_ms();
       show_progress(r);
@@ -542,9 +549,16 @@ static void stop_members(chaos_run *r) {
     member *m = &r->m[i];
     if (!m->pid)
       continue;
-    while (read_member(r, i))
+    uint64_t until = now_ms() + 10000; /* a wedged member must not hang us */
+    struct pollfd pf = {.fd = m->fd, .events = POLLIN};
+    while (now_ms() < until &&
+           poll(&pf, 1, (int)(until - now_ms())) > 0 && read_member(r, i))
       ;
     int status = 0;
+    if (now_ms() >= until) {
+      tool_error("p%u did not stop within 10 s: SIGKILL", i);
+      kill(m->pid, SIGKILL);
+    }
     waitpid(m->pid, &status, 0);
     close(m->fd);
     m->pid = 0;
@@ -787,6 +801,11 @@ static int make_run_dir(chaos_opts *o, char *tmp, size_t cap) {
     tool_error("cannot create %s: %s", o->dir, strerror(errno));
     return TOOL_UNREADABLE;
   }
+  char p0[PATH_MAX];
+  if (path_in(p0, sizeof p0, o->dir, "p0") && access(p0, F_OK) == 0)
+    return tool_usage_error("%s holds the logs of an earlier run: give a new "
+                            "--dir (a run starts from empty logs)",
+                            o->dir);
   return TOOL_OK;
 }
 

@@ -41,8 +41,9 @@ static int help(void) {
   printf("usage: mlog <command> [options] [args]\n"
          "       mlog --version\n"
          "\n"
-         "Offline tools for mlog logs (one log per process directory).\n"
-         "Logs are only ever opened read-only.\n"
+         "Offline tools for mlog logs (one log per process directory),\n"
+         "which they only ever open read-only; chaos runs a group of real\n"
+         "processes, whose logs it then checks.\n"
          "\n"
          "commands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++)

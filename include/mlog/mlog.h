@@ -383,14 +383,14 @@ typedef struct mlog_log_info {
   unsigned format_major, format_minor;
   bool keyed;
   uint64_t records, first_lsn, last_lsn;
-  uint64_t next_lsn; /* the lsn the next record gets: last_lsn + 1, or
-                        where the chain resumes when every record was
-                        collected */
   uint64_t checkpoints;
   uint64_t sender_payloads;
   uint64_t file_bytes; /* size of data.mdb */
   uint64_t map_bytes;  /* current map size */
   uint64_t used_bytes; /* pages in use x page size */
+  uint64_t next_lsn;   /* the lsn the next record gets: last_lsn + 1, or
+                          where the chain resumes when every record was
+                          collected */
 } mlog_log_info;
 
 MLOG_NODISCARD int mlog_log_get_info(mlog_log *log, mlog_log_info *info);
