@@ -137,7 +137,7 @@ path_in(char *out, size_t cap, const char *dir, const char *name, ...) {
   return n >= 0 && (size_t)n < sizeof tail && m >= 0 && (size_t)m < cap;
 }
 
-static uint64_t now_ms(void) {
+uint64_t chaos_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -218,15 +218,15 @@ static void take_line(chaos_run *r, uint32_t i, char *line) {
   } else if (strncmp(line, "out ", 4) == 0) {
     take_output(r, i, line + 4);
   } else if (strcmp(line, "ckpt") == 0) {
-    m->ckpt_ms = now_ms();
+    m->ckpt_ms = chaos_now_ms();
   } else if (strcmp(line, "restore") == 0) {
-    m->restore_ms = now_ms();
+    m->restore_ms = chaos_now_ms();
   } else if (strncmp(line, "ready ", 6) == 0 && !r->v.ready[i]) {
     r->v.ready[i] = true;
     unsigned long long us = 0, stalled = 0;
     if (sscanf(line, "ready %llu %llu", &us, &stalled) != 2)
       stalled = 0; /* a member of another make: nothing to subtract */
-    uint64_t ms = now_ms() - m->started_ms;
+    uint64_t ms = chaos_now_ms() - m->started_ms;
     if (m->restarted && r->recoveries < sizeof r->recovery_ms / 8)
       r->recovery_ms[r->recoveries++] = ms > stalled ? ms - stalled : 0;
   }
@@ -306,7 +306,7 @@ static int start_member(chaos_run *r, uint32_t id, bool restarted) {
   }
   close(fds[1]);
   member *m = &r->m[id];
-  *m = (member){.pid = pid, .fd = fds[0], .started_ms = now_ms(),
+  *m = (member){.pid = pid, .fd = fds[0], .started_ms = chaos_now_ms(),
                 .restarted = restarted};
   r->v.ready[id] = false;
   return 0;
@@ -346,7 +346,7 @@ static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
   }
   if (!r->o.json)
     printf("  %5.1f s  SIGKILL p%u%s; restarting it\n",
-           (double)(now_ms() - r->t0) / 1000, id, why);
+           (double)(chaos_now_ms() - r->t0) / 1000, id, why);
   fflush(stdout);
   return start_member(r, id, true);
 }
@@ -383,7 +383,7 @@ static void listen_members(chaos_run *r, int ms) {
 
 static void plan_next_kill(chaos_run *r) {
   uint64_t span = r->o.duration * 1000 / (r->o.kills + 1);
-  r->next_kill_ms = now_ms() + span / 2 + next_random(r) % (span + 1);
+  r->next_kill_ms = chaos_now_ms() + span / 2 + next_random(r) % (span + 1);
   r->pending = (kill_kind)(next_random(r) % 3);
   r->pending_since = 0;
   r->lag_ms = next_random(r) % (r->o.stall_ms + 1);
@@ -407,7 +407,7 @@ static int kill_now(chaos_run *r, uint32_t victim, const char *why) {
   if (r->pending == KILL_IN_RECOVERY && r->second_victim < 0 &&
       r->kills < r->o.kills) {
     r->second_victim = victim; /* again, while it recovers */
-    r->pending_since = now_ms();
+    r->pending_since = chaos_now_ms();
     return 0;
   }
   r->second_victim = -1;
@@ -429,7 +429,7 @@ static int kill_recovering(chaos_run *r, uint64_t now) {
 }
 
 static int maybe_kill(chaos_run *r) {
-  uint64_t now = now_ms();
+  uint64_t now = chaos_now_ms();
   if (r->kills >= r->o.kills)
     return 0;
   if (r->second_victim >= 0)
@@ -505,7 +505,7 @@ static void show_progress(const chaos_run *r) {
   char what[160] = "";
   if (r->o.app->progress != NULL)
     r->o.app->progress(&r->v, what, sizeof what);
-  printf("  %5.1f s  %s\n", (double)(now_ms() - r->t0) / 1000, what);
+  printf("  %5.1f s  %s\n", (double)(chaos_now_ms() - r->t0) / 1000, what);
   fflush(stdout);
 }
 
@@ -515,12 +515,12 @@ static void show_progress(const chaos_run *r) {
 static bool drive(chaos_run *r) {
   uint64_t limit = r->t0 + r->o.duration * 1000 + 60000, done_since = 0;
   uint64_t shown = r->t0;
-  while (now_ms() < limit && r->failed_members == 0) {
+  while (chaos_now_ms() < limit && r->failed_members == 0) {
     listen_members(r, 10);
     if (r->failed_members != 0)
       break; /* a member reaped: no kill may name it */
-    if (!r->o.json && now_ms() - shown >= 1000) {
-      shown = now_ms();
+    if (!r->o.json && chaos_now_ms() - shown >= 1000) {
+      shown = chaos_now_ms();
       show_progress(r);
     }
     if (maybe_kill(r) != 0) {
@@ -533,8 +533,8 @@ static bool drive(chaos_run *r) {
     if (!done)
       done_since = 0;
     else if (done_since == 0)
-      done_since = now_ms();
-    else if (now_ms() - done_since >= 500)
+      done_since = chaos_now_ms();
+    else if (chaos_now_ms() - done_since >= 500)
       return true;
   }
   return false;
@@ -549,13 +549,13 @@ static void stop_members(chaos_run *r) {
     member *m = &r->m[i];
     if (!m->pid)
       continue;
-    uint64_t until = now_ms() + 10000; /* a wedged member must not hang us */
+    uint64_t until = chaos_now_ms() + 10000; /* a wedged member must not hang us */
     struct pollfd pf = {.fd = m->fd, .events = POLLIN};
-    while (now_ms() < until &&
-           poll(&pf, 1, (int)(until - now_ms())) > 0 && read_member(r, i))
+    while (chaos_now_ms() < until &&
+           poll(&pf, 1, (int)(until - chaos_now_ms())) > 0 && read_member(r, i))
       ;
     int status = 0;
-    if (now_ms() >= until) {
+    if (chaos_now_ms() >= until) {
       tool_error("p%u did not stop within 10 s: SIGKILL", i);
       kill(m->pid, SIGKILL);
     }
@@ -649,7 +649,7 @@ static bool judge(chaos_run *r, bool settled) {
       "outputs_changed", (int)r->outputs_changed, "failed_members",
       (int)r->failed_members, "exit_reports_failed", (int)r->reports_failed,
       "settled", settled, "seconds",
-      (double)(now_ms() - r->t0) / 1000);
+      (double)(chaos_now_ms() - r->t0) / 1000);
   json_object_update(head, j);
   char *text = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                     JSON_REAL_PRECISION(4));
@@ -662,7 +662,7 @@ static bool judge(chaos_run *r, bool settled) {
 }
 
 static int run(chaos_run *r) {
-  r->t0 = now_ms();
+  r->t0 = chaos_now_ms();
   r->rng = r->o.seed * 2654435761u + 1;
   r->second_victim = -1;
   plan_next_kill(r);

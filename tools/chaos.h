@@ -65,6 +65,9 @@ int64_t chaos_status(const chaos_view *v, uint32_t i, const char *key);
 /* The sum of `key` over every member's last status. */
 int64_t chaos_sum(const chaos_view *v, const char *key);
 
+/* Milliseconds of the monotonic clock. */
+uint64_t chaos_now_ms(void);
+
 typedef struct chaos_app {
   const char *name;   /* --app NAME */
   const char *binary; /* the program, found beside mlog in ../examples/ */

@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chaos.h"
 
@@ -159,12 +158,6 @@ static bool token_done(const chaos_view *v) {
   return max_hops(v) >= (int64_t)v->work && chaos_sum(v, "token") == 1;
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* In no member, and no hop for STUCK_MS while every member is up: the
  * token is lost (under `none`, a domino past the checkpoint that made its
  * message stable can lose it) or stuck, and waiting longer tells nothing
@@ -176,10 +169,10 @@ static bool token_stuck(const chaos_view *v) {
   int64_t hops = max_hops(v);
   if (hops != last_hops || chaos_sum(v, "token") != 0) {
     last_hops = hops;
-    since_ms = now_ms();
+    since_ms = chaos_now_ms();
     return false;
   }
-  return now_ms() - since_ms >= STUCK_MS;
+  return chaos_now_ms() - since_ms >= STUCK_MS;
 }
 
 /* The run may stop once the token is done, or lost. */
