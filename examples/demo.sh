@@ -24,8 +24,8 @@ show "$mlog" verify "$work/sim/p0" "$work/sim/p1" "$work/sim/p2" "$work/sim/p3"
 step "3. four real processes over ZeroMQ: one SIGKILLed, restarted, recovered"
 bank="$build/examples/bank"
 if [ -x "$bank" ]; then
-  show "$bank" --procs 4 --protocol pessimistic-receiver --kicks 15 --kills 1 \
-    --seed 2 --dir "$work/bank"
+  show "$bank" --procs 4 --protocol pessimistic-receiver --kicks 60 --kills 1 \
+    --duration 1 --seed 2 --dir "$work/bank"
   show "$mlog" diagram "$work/bank/p0" "$work/bank/p1" "$work/bank/p2" \
     "$work/bank/p3" -o "$work/bank.svg"
   mkdir -p "$build/demo" && cp "$work/bank.svg" "$build/demo/bank.svg"

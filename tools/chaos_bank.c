@@ -33,8 +33,8 @@ static bool bank_judge(const chaos_view *v, json_t *json, FILE *text) {
 }
 
 static void bank_progress(const chaos_view *v, char *out, size_t cap) {
-  snprintf(out, cap, "%lld of %lld transfers applied, %lld kicks of %llu",
-           (long long)chaos_sum(v, "applied"), (long long)chaos_sum(v, "made"),
+  snprintf(out, cap, "%lld transfers made, %lld applied; %lld kicks of %llu",
+           (long long)chaos_sum(v, "made"), (long long)chaos_sum(v, "applied"),
            (long long)chaos_sum(v, "kicks"),
            (unsigned long long)(v->work * v->procs));
 }
