@@ -917,17 +917,6 @@ static int write_json(const char *path, const bench *bn, const row *rows,
 
 /* ------------------------------------------------------------------------ */
 
-static int parse_count(const char *val, uint64_t lo, uint64_t hi,
-                       uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(val, &end, 10);
-  if (errno || end == val || *end || val[0] == '-' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(
       f,
@@ -1043,14 +1032,14 @@ int main(int argc, char **argv) {
       }
       i++;
     } else if (strcmp(a, "--window") == 0 && val) {
-      if (parse_count(val, 1, MAX_WINDOW, &bn.window) != 0) {
+      if (bench_parse_count(val, 1, MAX_WINDOW, &bn.window) != 0) {
         fprintf(stderr, "%s: --window wants 1..%u\n", PROG, MAX_WINDOW);
         return 2;
       }
       window_given = true;
       i++;
     } else if (strcmp(a, "--ckpt") == 0 && val) {
-      if (parse_count(val, 0, UINT32_MAX, &bn.ckpt_every) != 0) {
+      if (bench_parse_count(val, 0, UINT32_MAX, &bn.ckpt_every) != 0) {
         fprintf(stderr, "%s: --ckpt wants a count of deliveries\n", PROG);
         return 2;
       }

@@ -1343,17 +1343,6 @@ static int write_json(const char *path, const bench *bn, const row *rows,
 
 /* ------------------------------------------------------------------------ */
 
-static int parse_count(const char *val, uint64_t lo, uint64_t hi,
-                       uint64_t *out) {
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(val, &end, 10);
-  if (errno || end == val || *end || val[0] == '-' || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
-}
-
 static void usage(FILE *f) {
   fprintf(
       f,
@@ -1405,7 +1394,7 @@ static int parse_own(bench *bn, int argc, char **argv, int *i) {
       return -1;
     }
   } else if (strcmp(a, "--ckpt") == 0) {
-    if (parse_count(val, 0, UINT32_MAX, &bn->ckpt_every) != 0) {
+    if (bench_parse_count(val, 0, UINT32_MAX, &bn->ckpt_every) != 0) {
       fprintf(stderr, "%s: --ckpt wants a count of deliveries\n", PROG);
       return -1;
     }

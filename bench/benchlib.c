@@ -512,6 +512,17 @@ int bench_parse_list(const char *list, const char *const *names, int n,
   return 0;
 }
 
+int bench_parse_count(const char *val, uint64_t lo, uint64_t hi,
+                      uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(val, &end, 10);
+  if (errno || end == val || *end || val[0] == '-' || v < lo || v > hi)
+    return -1;
+  *out = v;
+  return 0;
+}
+
 double bench_per(uint64_t a, uint64_t b) {
   return b ? (double)a / (double)b : 0;
 }

@@ -200,6 +200,11 @@ bool bench_budget_spent(const bench_budget *b, double timed, uint64_t n,
 int bench_parse_list(const char *list, const char *const *names, int n,
                      bool *enabled);
 
+/* A decimal count in [lo, hi] into *out. Returns 0, or -1 when val is not
+ * one (signs, trailing characters, out of range). */
+int bench_parse_count(const char *val, uint64_t lo, uint64_t hi,
+                      uint64_t *out);
+
 /* a / b, 0 when b is 0. */
 double bench_per(uint64_t a, uint64_t b);
 
