@@ -191,19 +191,26 @@ static pid_t spawn_receiver(const char *protocol) {
   return pid;
 }
 
-/* Stop the receiver and read the state it ended in. */
-static acc stop_receiver(void) {
+/* Stop the child with SIGTERM (it must exit 0) and open DIR/file, what it
+ * wrote on its way out. */
+static FILE *stop_child(const char *who, const char *file) {
   kill(child, SIGTERM);
   int status;
   cr_assert_eq(waitpid(child, &status, 0), child);
   child = 0;
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-            "the receiver ended with status %d", status);
+            "the %s ended with status %d", who, status);
   char path[128];
-  snprintf(path, sizeof path, "%s/state1", dir);
+  snprintf(path, sizeof path, "%s/%s", dir, file);
   FILE *f = fopen(path, "r");
-  acc got = {0};
   cr_assert_not_null(f);
+  return f;
+}
+
+/* Stop the receiver and read the state it ended in. */
+static acc stop_receiver(void) {
+  FILE *f = stop_child("receiver", "state1");
+  acc got = {0};
   cr_assert_eq(fread(&got, sizeof got, 1, f), 1u);
   fclose(f);
   return got;
@@ -389,16 +396,7 @@ static pid_t spawn_peer(uint32_t id, uint64_t replies) {
 /* Stop the peer; the numbers it got, in order, into seqs; returns how
  * many. */
 static size_t stop_peer(uint64_t *seqs) {
-  kill(child, SIGTERM);
-  int status;
-  cr_assert_eq(waitpid(child, &status, 0), child);
-  child = 0;
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-            "the peer ended with status %d", status);
-  char path[128];
-  snprintf(path, sizeof path, "%s/seqs", dir);
-  FILE *f = fopen(path, "r");
-  cr_assert_not_null(f);
+  FILE *f = stop_child("peer", "seqs");
   size_t n = fread(seqs, sizeof *seqs, SEQS_MAX, f);
   fclose(f);
   return n;
