@@ -116,8 +116,8 @@ static inline void member_group(const member_opts *o, const char *name,
 /* Open (that is, recover) this member's process over ZeroMQ, wait until
  * its recovery is over (a rollback round, or the peers' replies under
  * sender-based logging), then say "ready US MS" (US: how long that took,
- * MS: how long of it the callbacks lingered on purpose). Exits 3 on failure, with the
- * reason on stderr. */
+ * MS: how long of it the callbacks lingered on purpose). Exits 3 on failure,
+ * with the reason on stderr. */
 static inline mlog_proc *member_open(const member_opts *o, const char *name,
                                      const mlog_app *app, void *state,
                                      const mlog_group *g) {
@@ -139,8 +139,7 @@ static inline mlog_proc *member_open(const member_opts *o, const char *name,
   uint64_t t0 = member_now_ms();
   mlog_proc *p;
   if (mlog_proc_open(&cfg, app, state, &p) != MLOG_OK) {
-    fprintf(stderr, "%s: member %u: %s\n", name, o->id,
-            mlog_proc_errmsg(NULL));
+    fprintf(stderr, "%s: member %u: %s\n", name, o->id, mlog_proc_errmsg(NULL));
     exit(3);
   }
   mlog_proc_stats st;
@@ -173,9 +172,9 @@ static inline int member_run_chaos(int argc, char **argv, const char *app,
     return 2;
   }
   self[n] = '\0';
-  char *args[80] = {"mlog",  "chaos", "--app",   (char *)app, "--app-path",
-                    self,    "--protocol", "pessimistic-receiver", "--kills",
-                    "1"};
+  char *args[80] = {"mlog",       "chaos", "--app",      (char *)app,
+                    "--app-path", self,    "--protocol", "pessimistic-receiver",
+                    "--kills",    "1"};
   int k = 10, kills = 1;
   bool has_duration = false;
   for (int i = 1; i < argc && k < 76; i++) {

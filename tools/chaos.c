@@ -59,7 +59,8 @@ static const char usage[] =
     "  -j, --json           make the last stdout line one JSON object: ok,\n"
     "                       app, protocol, koo_toueg, transport, procs,\n"
     "                       kills, crashes (= kills), kills_in_checkpoint,\n"
-    "                       kills_in_recovery, recoveries, recovery_ms (list),\n"
+    "                       kills_in_recovery, recoveries, recovery_ms "
+    "(list),\n"
     "                       audit_ok, outputs_changed, failed_members,\n"
     "                       exit_reports_failed, settled, seconds, and the\n"
     "                       application's keys (lost, duplicates, ...)\n"
@@ -103,7 +104,11 @@ typedef struct member {
 } member;
 
 /* A kill waiting for its moment. */
-typedef enum kill_kind { KILL_NOW, KILL_IN_CHECKPOINT, KILL_IN_RECOVERY } kill_kind;
+typedef enum kill_kind {
+  KILL_NOW,
+  KILL_IN_CHECKPOINT,
+  KILL_IN_RECOVERY
+} kill_kind;
 
 typedef struct chaos_run {
   chaos_opts o;
@@ -271,10 +276,11 @@ static void exec_member(chaos_run *r, uint32_t id) {
     dup2(fd, STDERR_FILENO);
     close(fd);
   }
-  char *argv[20] = {r->app_bin, "--member", ids, "--group",
-                    r->group_file, "--dir", dir, "--protocol",
-                    (char *)r->o.protocol, "--seed", seed, "--work", work,
-                    "--stall-ms", stall};
+  char *argv[20] = {r->app_bin, "--member",    ids,
+                    "--group",  r->group_file, "--dir",
+                    dir,        "--protocol",  (char *)r->o.protocol,
+                    "--seed",   seed,          "--work",
+                    work,       "--stall-ms",  stall};
   int n = 15;
   if (r->o.durable)
     argv[n++] = "--durable";
@@ -306,7 +312,9 @@ static int start_member(chaos_run *r, uint32_t id, bool restarted) {
   }
   close(fds[1]);
   member *m = &r->m[id];
-  *m = (member){.pid = pid, .fd = fds[0], .started_ms = chaos_now_ms(),
+  *m = (member){.pid = pid,
+                .fd = fds[0],
+                .started_ms = chaos_now_ms(),
                 .restarted = restarted};
   r->v.ready[id] = false;
   return 0;
@@ -326,6 +334,16 @@ static void report_exit(chaos_run *r, uint32_t id, pid_t pid) {
 #endif
 }
 
+/* Wait for member id's end and close its pipe; returns its wait status. */
+static int reap(chaos_run *r, uint32_t id) {
+  member *m = &r->m[id];
+  int status = 0;
+  waitpid(m->pid, &status, 0);
+  close(m->fd);
+  m->pid = 0;
+  return status;
+}
+
 /* SIGKILL member id, reap it and start it again; `why` says when. */
 static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
   member *m = &r->m[id];
@@ -333,11 +351,9 @@ static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
   if (pid <= 0) /* reaped (it failed the run): kill(0) is the process group */
     return 0;
   kill(pid, SIGKILL);
-  waitpid(pid, NULL, 0);
   while (read_member(r, id)) /* what it wrote before it died */
     ;
-  close(m->fd);
-  m->pid = 0;
+  reap(r, id);
   r->kills++;
   report_exit(r, id, pid);
   if (m->restarted && !r->v.ready[id]) { /* it was still recovering */
@@ -353,11 +369,7 @@ static int kill_and_restart(chaos_run *r, uint32_t id, const char *why) {
 
 /* A member that ended by itself (not killed by us) failed the run. */
 static void reap_failed(chaos_run *r, uint32_t id) {
-  member *m = &r->m[id];
-  int status = 0;
-  waitpid(m->pid, &status, 0);
-  close(m->fd);
-  m->pid = 0;
+  int status = reap(r, id);
   r->failed_members++;
   tool_error("p%u stopped by itself (%s %d; its stderr: %s/p%u.err)", id,
              WIFSIGNALED(status) ? "signal" : "exit",
@@ -369,8 +381,8 @@ static void reap_failed(chaos_run *r, uint32_t id) {
 static void listen_members(chaos_run *r, int ms) {
   struct pollfd fds[CHAOS_MAX_PROCS];
   for (uint32_t i = 0; i < r->v.procs; i++)
-    fds[i] = (struct pollfd){.fd = r->m[i].pid ? r->m[i].fd : -1,
-                             .events = POLLIN};
+    fds[i] =
+        (struct pollfd){.fd = r->m[i].pid ? r->m[i].fd : -1, .events = POLLIN};
   if (poll(fds, r->v.procs, ms) <= 0)
     return;
   for (uint32_t i = 0; i < r->v.procs; i++)
@@ -549,19 +561,17 @@ static void stop_members(chaos_run *r) {
     member *m = &r->m[i];
     if (!m->pid)
       continue;
-    uint64_t until = chaos_now_ms() + 10000; /* a wedged member must not hang us */
+    uint64_t until =
+        chaos_now_ms() + 10000; /* a wedged member must not hang us */
     struct pollfd pf = {.fd = m->fd, .events = POLLIN};
     while (chaos_now_ms() < until &&
            poll(&pf, 1, (int)(until - chaos_now_ms())) > 0 && read_member(r, i))
       ;
-    int status = 0;
     if (chaos_now_ms() >= until) {
       tool_error("p%u did not stop within 10 s: SIGKILL", i);
       kill(m->pid, SIGKILL);
     }
-    waitpid(m->pid, &status, 0);
-    close(m->fd);
-    m->pid = 0;
+    int status = reap(r, i);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       r->failed_members++;
       tool_error("p%u did not stop cleanly (see %s/p%u.err)", i, r->o.dir, i);
@@ -641,15 +651,14 @@ static bool judge(chaos_run *r, bool settled) {
       "{s:b, s:s, s:s, s:b, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:i, "
       "s:i, s:i, s:b, s:f}",
       "ok", ok, "app", r->o.app->name, "protocol", r->o.protocol, "koo_toueg",
-      r->o.koo_toueg, "transport", r->o.tcp ? "tcp" : "ipc", "procs", (int)r->v.procs, "kills", (json_int_t)r->kills,
-      "crashes", (json_int_t)r->kills, "kills_in_checkpoint",
-      (json_int_t)r->in_checkpoint, "kills_in_recovery",
-      (json_int_t)r->in_recovery, "recoveries", (json_int_t)r->recoveries,
-      "recovery_ms", recovery_list(r), "audit_ok", audit_ok,
-      "outputs_changed", (int)r->outputs_changed, "failed_members",
+      r->o.koo_toueg, "transport", r->o.tcp ? "tcp" : "ipc", "procs",
+      (int)r->v.procs, "kills", (json_int_t)r->kills, "crashes",
+      (json_int_t)r->kills, "kills_in_checkpoint", (json_int_t)r->in_checkpoint,
+      "kills_in_recovery", (json_int_t)r->in_recovery, "recoveries",
+      (json_int_t)r->recoveries, "recovery_ms", recovery_list(r), "audit_ok",
+      audit_ok, "outputs_changed", (int)r->outputs_changed, "failed_members",
       (int)r->failed_members, "exit_reports_failed", (int)r->reports_failed,
-      "settled", settled, "seconds",
-      (double)(chaos_now_ms() - r->t0) / 1000);
+      "settled", settled, "seconds", (double)(chaos_now_ms() - r->t0) / 1000);
   json_object_update(head, j);
   char *text = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                     JSON_REAL_PRECISION(4));
@@ -723,17 +732,16 @@ static int parse_option(int c, chaos_opts *o) {
     o->app_path = optarg;
     return TOOL_OK;
   }
-  bool ok = c == 'n'   ? tool_parse_u64("--procs", optarg, 2, CHAOS_MAX_PROCS,
-                                        &o->procs)
-            : c == 'K' ? tool_parse_u64("--kills", optarg, 0, 100, &o->kills)
-            : c == 's' ? tool_parse_u64("--seed", optarg, 0, UINT64_MAX,
-                                        &o->seed)
-            : c == 't' ? tool_parse_u64("--duration", optarg, 1, 3600,
-                                        &o->duration)
-            : c == 'w' ? tool_parse_u64("--work", optarg, 1, 1000000, &o->work)
-            : c == OPT_STALL
-                ? tool_parse_u64("--stall-ms", optarg, 0, 1000, &o->stall_ms)
-                : false;
+  bool ok =
+      c == 'n'
+          ? tool_parse_u64("--procs", optarg, 2, CHAOS_MAX_PROCS, &o->procs)
+      : c == 'K' ? tool_parse_u64("--kills", optarg, 0, 100, &o->kills)
+      : c == 's' ? tool_parse_u64("--seed", optarg, 0, UINT64_MAX, &o->seed)
+      : c == 't' ? tool_parse_u64("--duration", optarg, 1, 3600, &o->duration)
+      : c == 'w' ? tool_parse_u64("--work", optarg, 1, 1000000, &o->work)
+      : c == OPT_STALL
+          ? tool_parse_u64("--stall-ms", optarg, 0, 1000, &o->stall_ms)
+          : false;
   return ok ? TOOL_OK : TOOL_USAGE;
 }
 
@@ -751,8 +759,8 @@ static int find_app_binary(chaos_run *r) {
     self[n] = '\0';
     char *slash = strrchr(self, '/');
     *slash = '\0';
-    int len = snprintf(r->app_bin, sizeof r->app_bin, "%s/../examples/%s",
-                       self, r->o.app->binary);
+    int len = snprintf(r->app_bin, sizeof r->app_bin, "%s/../examples/%s", self,
+                       r->o.app->binary);
     if (len < 0 || (size_t)len >= sizeof r->app_bin)
       return tool_usage_error("path too long: use --app-path");
   }
@@ -839,8 +847,8 @@ int cmd_chaos(int argc, char **argv) {
   };
   static chaos_run r; /* large: not on the stack */
   memset(&r, 0, sizeof r);
-  r.o = (chaos_opts){.procs = 4, .kills = 3, .seed = 1, .duration = 5,
-                     .stall_ms = 10};
+  r.o = (chaos_opts){
+      .procs = 4, .kills = 3, .seed = 1, .duration = 5, .stall_ms = 10};
   int c;
   tool_opt_begin();
   while ((c = tool_getopt(argc, argv, longopts)) != -1) {
