@@ -20,7 +20,7 @@ PKGS_BUILD := build-essential cmake pkg-config liblmdb-dev libsodium-dev \
 PKGS_TEST := $(PKGS_BUILD) libcriterion-dev lmdb-utils
 PKGS_ASAN := $(PKGS_TEST)
 PKGS_FUZZ := $(PKGS_BUILD) clang libclang-rt-14-dev
-PKGS_BENCH := $(PKGS_BUILD) libsqlite3-dev
+PKGS_BENCH := $(PKGS_BUILD) libsqlite3-dev librocksdb-dev
 PKGS_FORMAT := clang-format
 PKGS_ALL := $(sort $(PKGS_TEST) $(PKGS_FUZZ) $(PKGS_BENCH))
 
