@@ -476,7 +476,44 @@ int bench_json_add(json_t *arr, const char *name, json_t *params,
   return json_array_append_new(arr, o) == 0 ? 0 : -1;
 }
 
+/* Whether o is one results object: the eight keys and nothing else, of the
+ * right types (a number is finite: jansson has no NaN), and the baseline's
+ * value and ratio present exactly when it is. */
+static bool result_valid(const json_t *o) {
+  const json_t *base = json_object_get(o, "baseline");
+  bool has_base = json_is_string(base);
+  const json_t *bv = json_object_get(o, "baseline_value");
+  const json_t *ratio = json_object_get(o, "ratio");
+  return json_is_object(o) && json_object_size(o) == 8 &&
+         json_is_string(json_object_get(o, "name")) &&
+         json_is_object(json_object_get(o, "params")) &&
+         json_is_string(json_object_get(o, "metric")) &&
+         json_is_number(json_object_get(o, "value")) &&
+         json_is_string(json_object_get(o, "unit")) &&
+         (has_base || json_is_null(base)) &&
+         (has_base ? json_is_number(bv) && json_is_number(ratio)
+                   : json_is_null(bv) && json_is_null(ratio));
+}
+
 int bench_json_write(const char *prog, const json_t *arr, const char *path) {
+  size_t i;
+  const json_t *o;
+  json_array_foreach(arr, i, o) {
+    if (!result_valid(o)) {
+      char *text = json_dumps(o, JSON_COMPACT);
+      fprintf(stderr,
+              "%s: result %zu is not {name, params, metric, value, unit, "
+              "baseline, baseline_value, ratio} (a value not a finite "
+              "number?): %s\n",
+              prog, i, text ? text : "(out of memory)");
+      free(text);
+      return -1;
+    }
+  }
+  if (json_array_size(arr) == 0) {
+    fprintf(stderr, "%s: no results to write to %s\n", prog, path);
+    return -1;
+  }
   if (json_dump_file(arr, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
     fprintf(stderr, "%s: cannot write %s: %s\n", prog, path, strerror(errno));
     return -1;

@@ -59,16 +59,20 @@ results=$build_dir/bench-results.json
 rm -f "$build_dir"/bench-*.json
 jsons=()
 failed=()
+timings=()
 for exe in "${benches[@]}"; do
   name=$(basename "$exe")
   out=$build_dir/bench-${name#bench_}.json
   echo "==> $name --$mode"
+  start=$SECONDS
   if "$exe" "--$mode" --json "$out" "${extra[@]}" && [ -s "$out" ]; then
     jsons+=("$out")
   else
     echo "bench: $name failed" >&2
     failed+=("$name")
   fi
+  echo "==> $name: $((SECONDS - start)) s"
+  timings+=("$name $((SECONDS - start)) s")
 done
 
 # Merge the arrays into one. The bash fallback relies on each file being one
@@ -121,8 +125,10 @@ if ! merge "${jsons[@]}" >"$results.tmp"; then
   exit 1
 fi
 mv "$results.tmp" "$results"
-echo "bench: ${#jsons[@]} of ${#benches[@]} benchmark(s) ran; results in" \
-  "$results"
+echo "bench: ${#jsons[@]} of ${#benches[@]} benchmark(s) ran ($(
+  IFS=,
+  echo "${timings[*]}" | sed 's/,/, /g'
+)); results in $results"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "bench: failed: ${failed[*]}" >&2
   exit 1
