@@ -1,4 +1,5 @@
 /* log.c - the hash-chained event log of one process, on the store */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -395,6 +396,32 @@ uint64_t mlog_log_next_lsn(const mlog_log *log) {
 /* ------------------------------------------------------------------------ */
 /* Walking the chain: shared by scan and verify                             */
 
+/* A record's tag covers the tag stored in the record before it, so the
+ * tags of a run of records can be checked apart from the walk. A long walk
+ * gathers its entries in chunks: a second thread checks the tags of one
+ * chunk while the walk checks everything else of the chunk before it, in
+ * order, and takes a record's verdict only once the record before it
+ * passed (its stored tag is then the tag the walk chains over). The
+ * entries point into the walk's view, which outlives the thread. */
+#define CHUNK_RECORDS 4096u
+#define AHEAD_MIN_RECORDS (4 * CHUNK_RECORDS) /* shorter walks: one thread */
+
+typedef struct entry {
+  const void *key, *val;
+  size_t klen, vlen;
+} entry;
+
+typedef struct chunk {
+  entry e[CHUNK_RECORDS];
+  int8_t verdict[CHUNK_RECORDS]; /* e[i]'s tag: 1 good, 0 bad, -1 unknown */
+  size_t n;
+  const uint8_t *prev; /* the tag e[0] chains over; NULL: unknown */
+  uint8_t prev_buf[MLOG_TAG_BYTES];
+  const mlog_key *key;
+  pthread_t thread;
+  bool running;
+} chunk;
+
 typedef struct walk {
   mlog_log *log;
   uint64_t expect;              /* lsn the next record must carry */
@@ -408,6 +435,10 @@ typedef struct walk {
   void *parg;
   uint64_t total;
   mlog_verify_report *rep;
+  chunk *cur;    /* being gathered (NULL: one record at a time) */
+  chunk *flight; /* its tags being checked (NULL: none) */
+  chunk *spare;  /* the other buffer, before the first hand-over */
+  bool stopped;  /* a record stopped the walk */
 } walk;
 
 static int problem(walk *w, int err, uint64_t lsn, const char *fmt, ...)
@@ -423,9 +454,11 @@ static int problem(walk *w, int err, uint64_t lsn, const char *fmt, ...) {
   return err;
 }
 
-static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
-                      size_t vlen) {
-  walk *w = arg;
+/* Check one entry of the log in order; verdict is its tag's, when known
+ * (-1: check it here). Returns 0 to go on, a problem, or -1 when fn stops
+ * the walk. */
+static int check_entry(walk *w, const void *key, size_t klen, const void *val,
+                       size_t vlen, int verdict) {
   if (klen != 8)
     return problem(w, MLOG_EHEADER, w->expect,
                    "bad header: key of %zu bytes after lsn %llu", klen,
@@ -448,7 +481,9 @@ static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
                    "duplicated records)",
                    (unsigned long long)w->expect, (unsigned long long)lsn,
                    (unsigned long long)rec.lsn);
-  rc = mlog_record_check(val, vlen, w->prev, tag_key(w->log));
+  rc = verdict < 0 ? mlog_record_check(val, vlen, w->prev, tag_key(w->log))
+       : verdict   ? MLOG_OK
+                   : MLOG_EBADTAG;
   if (rc != MLOG_OK)
     return problem(w, MLOG_EBADTAG, lsn,
                    "bad tag: record lsn %llu does not "
@@ -467,6 +502,115 @@ static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
       return -1;
   }
   return 0;
+}
+
+/* The tag stored at the end of an entry, or NULL when it is too short. */
+static const uint8_t *stored_tag(const entry *e) {
+  return e->vlen >= MLOG_TAG_BYTES
+             ? (const uint8_t *)e->val + e->vlen - MLOG_TAG_BYTES
+             : NULL;
+}
+
+/* The checking thread: each tag of the chunk over the tag stored before. */
+static void *check_tags(void *arg) {
+  chunk *c = arg;
+  const uint8_t *prev = c->prev;
+  for (size_t i = 0; i < c->n; i++) {
+    int rc = prev ? mlog_record_check(c->e[i].val, c->e[i].vlen, prev, c->key)
+                  : MLOG_EINVAL;
+    c->verdict[i] = rc == MLOG_OK ? 1 : rc == MLOG_EBADTAG ? 0 : -1;
+    prev = stored_tag(&c->e[i]);
+  }
+  return NULL;
+}
+
+static void chunk_wait(chunk *c) {
+  if (c != NULL && c->running)
+    pthread_join(c->thread, NULL);
+  if (c != NULL)
+    c->running = false;
+}
+
+/* Walk a chunk's entries in order with their verdicts. */
+static int walk_chunk(walk *w, const chunk *c) {
+  for (size_t i = 0; i < c->n; i++) {
+    const entry *e = &c->e[i];
+    int rc = check_entry(w, e->key, e->klen, e->val, e->vlen, c->verdict[i]);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* Hand the full chunk to a checking thread (its first entry chains over
+ * the last tag of the chunk before), then walk the chunk checked before. */
+static int hand_over(walk *w) {
+  chunk *full = w->cur, *checked = w->flight;
+  chunk_wait(checked);
+  full->key = tag_key(w->log);
+  full->running = pthread_create(&full->thread, NULL, check_tags, full) == 0;
+  if (!full->running)
+    memset(full->verdict, -1, sizeof full->verdict); /* checked in order */
+  w->flight = full;
+  int rc = checked ? walk_chunk(w, checked) : 0;
+  w->cur = checked ? checked : w->spare; /* gathers the next chunk */
+  w->cur->n = 0;
+  const uint8_t *last = stored_tag(&full->e[full->n - 1]);
+  w->cur->prev = last ? memcpy(w->cur->prev_buf, last, MLOG_TAG_BYTES) : NULL;
+  return rc;
+}
+
+static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
+                      size_t vlen) {
+  walk *w = arg;
+  int rc = 0;
+  if (w->cur == NULL) {
+    rc = check_entry(w, key, klen, val, vlen, -1);
+  } else {
+    w->cur->e[w->cur->n++] = (entry){key, val, klen, vlen};
+    if (w->cur->n == CHUNK_RECORDS)
+      rc = hand_over(w);
+  }
+  w->stopped = rc != 0;
+  return rc;
+}
+
+/* Gather a walk of n records in chunks when it is long enough and memory
+ * allows (else it goes one record at a time). */
+static void chunks_begin(walk *w, uint64_t n) {
+  if (n < AHEAD_MIN_RECORDS)
+    return;
+  w->cur = malloc(sizeof *w->cur);
+  w->spare = malloc(sizeof *w->spare);
+  if (w->cur == NULL || w->spare == NULL) {
+    free(w->cur);
+    free(w->spare);
+    w->cur = w->spare = NULL;
+    return;
+  }
+  w->cur->n = 0;
+  w->cur->prev = memcpy(w->cur->prev_buf, w->prev, MLOG_TAG_BYTES);
+  w->flight = NULL;
+}
+
+/* End the chunks: wait for the checking thread and, unless a record
+ * stopped the walk, walk what was gathered. Returns what walking it
+ * returned (0, a problem or -1). */
+static int chunks_end(walk *w) {
+  int rc = 0;
+  chunk_wait(w->flight);
+  if (w->flight != NULL && !w->stopped)
+    rc = walk_chunk(w, w->flight);
+  if (w->cur != NULL && rc == 0 && !w->stopped) {
+    memset(w->cur->verdict, -1, sizeof w->cur->verdict);
+    rc = walk_chunk(w, w->cur);
+  }
+  if (w->flight != w->spare && w->cur != w->spare)
+    free(w->spare); /* never handed over */
+  free(w->cur);
+  free(w->flight);
+  w->cur = w->flight = w->spare = NULL;
+  return rc;
 }
 
 /* Walk the whole chain in one snapshot. Returns an error when the walk could
@@ -512,8 +656,12 @@ static int walk_log(mlog_log *log, walk *w) {
                                                      written w->prev */
   }
   if (rc == MLOG_OK) {
+    chunks_begin(w, w->last_key >= w->expect ? w->last_key - w->expect + 1 : 0);
     rc = mlogi_view_scan(v, MLOGI_DB_LOG, skip ? from : NULL, skip ? 8 : 0,
                          walk_entry, w);
+    int pending = chunks_end(w); /* before any finding after them */
+    if (pending != 0)
+      rc = pending;
     if (rc == MLOG_ECORRUPT && w->rep->problem == MLOG_OK) /* a finding */
       problem(w, MLOG_ECORRUPT, w->expect,
               "damaged store: LMDB pages after lsn %llu are unreadable",

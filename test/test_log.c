@@ -868,12 +868,22 @@ Test(log, bad_arguments) {
 /* Tampering underneath: the store edited through the private API           */
 
 #define TAMPER_N 10
+/* Long enough for walks to check tags on a second thread (chunks of 4,096
+ * records from 16,384 on; see core/log.c). */
+#define TAMPER_LONG_N 20000
 
-/* A closed log of TAMPER_N records of 40 payload bytes. */
-static void make_tamper_log(void) {
+static uint64_t tamper_n; /* records of the tamper log */
+
+/* A closed log of n records of 40 payload bytes. */
+static void make_tamper_log_of(uint64_t n) {
   mlog_log *log = create_log(dir);
-  append_range(log, 1, TAMPER_N, 40);
+  append_range(log, 1, n, 40);
   mlog_log_close(log);
+  tamper_n = n;
+}
+
+static void make_tamper_log(void) {
+  make_tamper_log_of(TAMPER_N);
 }
 
 /* A malloc'ed copy of the value stored under lsn. */
@@ -918,9 +928,14 @@ static void expect_finding(int problem, uint64_t bad_lsn, const char *prefix) {
   seen s = {0};
   int rc = mlog_log_scan(log, 0, collect, &s);
   cr_assert_eq(rc, problem, "scan: %s", mlog_errname(rc));
-  cr_assert_lt(s.n, TAMPER_N);
+  cr_assert_lt(s.n, tamper_n);
   cr_assert_eq(s.bad, 0, "the scan handed out a bad record");
   cr_assert(s.n == 0 || s.last < bad_lsn, "fn was called for a bad record");
+  /* Every record before the bad one, each once, in order. */
+  uint64_t before = problem == MLOG_ECHAIN ? bad_lsn - 2 : bad_lsn - 1;
+  cr_assert(s.n == before || s.n == bad_lsn - 1,
+            "fn saw %llu records before lsn %llu", (unsigned long long)s.n,
+            (unsigned long long)bad_lsn);
   mlog_log_close(log);
 }
 
@@ -994,6 +1009,79 @@ Test(log, tamper_cut_middle_record_is_a_bad_header) {
   tamper(5, v, len - 10);
   free(v);
   expect_finding(MLOG_EHEADER, 5, "bad header");
+}
+
+/* Long logs are walked in chunks whose tags a second thread checks: a
+ * damaged record is found at the same place wherever it sits in a chunk,
+ * and nothing after it reaches fn. */
+Test(log, long_log_tamper_anywhere_in_a_chunk) {
+  static const uint64_t at[] = {
+      1, 2, 4095, 4096, 4097, 8192, 12000, 16385, TAMPER_LONG_N - 1};
+  for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+    make_tamper_log_of(TAMPER_LONG_N);
+    size_t len;
+    uint8_t *v = stored(at[i], &len);
+    v[MLOG_HEADER_BYTES + 3] ^= 0x10;
+    tamper(at[i], v, len);
+    free(v);
+    expect_finding(MLOG_EBADTAG, at[i], "bad tag");
+    tu_rmtree(dir);
+    setup();
+  }
+}
+
+Test(log, long_log_deleted_swapped_and_torn_records) {
+  make_tamper_log_of(TAMPER_LONG_N);
+  tamper(4097, NULL, 0); /* the first record of the second chunk */
+  expect_finding(MLOG_ECHAIN, 4098, "broken chain");
+  tu_rmtree(dir);
+  setup();
+  make_tamper_log_of(TAMPER_LONG_N);
+  size_t l1, l2;
+  uint8_t *v1 = stored(8192, &l1), *v2 = stored(8193, &l2);
+  tamper(8192, v2, l2); /* swapped across a chunk boundary */
+  tamper(8193, v1, l1);
+  free(v1);
+  free(v2);
+  expect_finding(MLOG_ECHAIN, 8192, "broken chain");
+  tu_rmtree(dir);
+  setup();
+  make_tamper_log_of(TAMPER_LONG_N);
+  v1 = stored(TAMPER_LONG_N, &l1);
+  tamper(TAMPER_LONG_N, v1, l1 - 10);
+  free(v1);
+  expect_finding(MLOG_ETORN, TAMPER_LONG_N, "torn tail");
+  tu_rmtree(dir);
+  setup();
+  make_tamper_log_of(TAMPER_LONG_N);
+  v1 = stored(9000, &l1);
+  tamper(9000, v1, 20); /* cut in the middle: its tag is not there */
+  free(v1);
+  expect_finding(MLOG_EHEADER, 9000, "bad header");
+}
+
+Test(log, long_log_scans_from_anywhere_and_stop) {
+  mlog_log *log = create_log(dir);
+  append_range(log, 1, TAMPER_LONG_N, 8);
+  verify_clean(log, TAMPER_LONG_N, 1, TAMPER_LONG_N);
+  static const uint64_t from[] = {0, 1, 4096, 4097, 3000, 19000};
+  for (size_t i = 0; i < sizeof from / sizeof from[0]; i++) {
+    seen s = scan_all(log, from[i]);
+    uint64_t first = from[i] ? from[i] : 1;
+    cr_assert_eq(s.n, TAMPER_LONG_N - first + 1, "from %llu: %llu records",
+                 (unsigned long long)from[i], (unsigned long long)s.n);
+    cr_assert_eq(s.first, first);
+    cr_assert_eq(s.last, TAMPER_LONG_N);
+  }
+  static const uint64_t stop[] = {1, 4096, 4097, 9000, TAMPER_LONG_N};
+  for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++) {
+    seen s = {.stop_after = stop[i], .stop_value = 42};
+    cr_assert_eq(mlog_log_scan(log, 0, collect, &s), 42);
+    cr_assert_eq(s.n, stop[i], "fn ran %llu times after asking to stop at %llu",
+                 (unsigned long long)s.n, (unsigned long long)stop[i]);
+    cr_assert_eq(s.bad, 0);
+  }
+  mlog_log_close(log);
 }
 
 /* A closed log of 2000 records (over 1 MB); returns data.mdb's size. */
