@@ -122,11 +122,17 @@ int mlog_record_check(const void *buf, size_t len,
     return rc;
   if (prev_tag == NULL)
     return MLOG_EINVAL;
+  return mlogi_tag_matches(buf, len, prev_tag, key) ? MLOG_OK : MLOG_EBADTAG;
+}
+
+bool mlogi_tag_matches(const void *buf, size_t len,
+                       const uint8_t prev_tag[MLOG_TAG_BYTES],
+                       const mlog_key *key) {
+  _Static_assert(MLOG_TAG_BYTES == crypto_verify_32_BYTES, "tag size");
   uint8_t tag[MLOG_TAG_BYTES];
-  compute_tag(buf, len - MLOG_TAG_BYTES, prev_tag, key, tag);
-  if (sodium_memcmp(tag, rec.tag, MLOG_TAG_BYTES) != 0)
-    return MLOG_EBADTAG;
-  return MLOG_OK;
+  size_t body = len - MLOG_TAG_BYTES;
+  compute_tag(buf, body, prev_tag, key, tag);
+  return crypto_verify_32(tag, (const uint8_t *)buf + body) == 0;
 }
 
 void mlog_chain_genesis(uint32_t process_id, const mlog_key *key,

@@ -2,7 +2,9 @@
 #ifndef MLOG_CORE_INTERNAL_H
 #define MLOG_CORE_INTERNAL_H
 
+#include <endian.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -34,51 +36,61 @@ int mlogi_mkdirs(const char *path);
  * differs). */
 int mlogi_read_file_exact(const char *path, void *buf, size_t len);
 
+/* Whether the tag stored in the last MLOG_TAG_BYTES of the record
+ * buf[0..len) (len at least that) is the tag of the rest chained over
+ * prev_tag, under key (NULL: unkeyed). Compares in constant time; decodes
+ * nothing (mlog_record_check decodes, then calls this). */
+bool mlogi_tag_matches(const void *buf, size_t len,
+                       const uint8_t prev_tag[MLOG_TAG_BYTES],
+                       const mlog_key *key);
+
+/* Fixed-width integers in little-endian (the record format) and big-endian
+ * (store keys, which then sort in numeric order under memcmp) byte order.
+ * A memcpy and a byte swap where the host needs one: one move each. */
 static inline void mlogi_put_le16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
+  v = htole16(v);
+  memcpy(p, &v, sizeof v);
 }
 static inline void mlogi_put_le32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
+  v = htole32(v);
+  memcpy(p, &v, sizeof v);
 }
 static inline void mlogi_put_le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
+  v = htole64(v);
+  memcpy(p, &v, sizeof v);
 }
 static inline uint16_t mlogi_get_le16(const uint8_t *p) {
-  return (uint16_t)(p[0] | (p[1] << 8));
+  uint16_t v;
+  memcpy(&v, p, sizeof v);
+  return le16toh(v);
 }
 static inline uint32_t mlogi_get_le32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return le32toh(v);
 }
 static inline uint64_t mlogi_get_le64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; i--)
-    v = (v << 8) | p[i];
-  return v;
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return le64toh(v);
 }
-/* Big-endian 8-byte keys sort in numeric order under memcmp. */
 static inline void mlogi_put_be64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (56 - 8 * i));
+  v = htobe64(v);
+  memcpy(p, &v, sizeof v);
 }
 static inline uint64_t mlogi_get_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = (v << 8) | p[i];
-  return v;
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return be64toh(v);
 }
 static inline void mlogi_put_be32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (24 - 8 * i));
+  v = htobe32(v);
+  memcpy(p, &v, sizeof v);
 }
 static inline uint32_t mlogi_get_be32(const uint8_t *p) {
-  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-         ((uint32_t)p[2] << 8) | p[3];
+  uint32_t v;
+  memcpy(&v, p, sizeof v);
+  return be32toh(v);
 }
 
 /* Grow *p (an array of *cap elements of elem bytes) to hold need. */

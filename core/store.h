@@ -102,6 +102,12 @@ int mlogi_view_last(mlogi_view *v, mlogi_db db, const void **key, size_t *klen,
 /* Number of entries in db. */
 int mlogi_view_count(mlogi_view *v, mlogi_db db, uint64_t *n);
 
+/* Take the pages of [lo, hi), a range of values this view handed out, out
+ * of the process's resident memory: they stay in the page cache, and
+ * reading them again maps them again (the values stay valid). A long walk
+ * then holds as little memory as a short one. Best effort. */
+void mlogi_view_release(mlogi_view *v, const void *lo, const void *hi);
+
 typedef struct mlogi_store_stat {
   uint64_t file_bytes, map_bytes, used_bytes, page_size;
 } mlogi_store_info;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -607,6 +608,15 @@ int mlogi_view_get(mlogi_view *v, mlogi_db db, const void *key, size_t klen,
     *vlen = d.mv_size;
   }
   return view_code(rc);
+}
+
+void mlogi_view_release(mlogi_view *v, const void *lo, const void *hi) {
+  (void)v; /* a read-only transaction's values lie in the shared file map,
+              whose pages can be dropped without losing anything */
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t from = (uintptr_t)lo & ~(uintptr_t)(page - 1);
+  if (page > 0 && (uintptr_t)hi > from)
+    (void)madvise((void *)from, (uintptr_t)hi - from, MADV_DONTNEED);
 }
 
 int mlogi_view_scan(mlogi_view *v, mlogi_db db, const void *from,

@@ -1,9 +1,9 @@
-/* smoke_log_walk_threads.c - a long log's walk, whose tags a second thread
- * checks, under every sanitizer (ThreadSanitizer included: this is a plain
+/* smoke_log_walk_threads.c - a long log's walk, whose tags checker threads
+ * check, under every sanitizer (ThreadSanitizer included: this is a plain
  * program, not a Criterion test)
  *
  * Writes a log of 20,000 records (walks from 16,384 records on check tags
- * on a second thread, by chunks of 4,096), then verifies and scans it from
+ * on checker threads, by chunks of 8,192), then verifies and scans it from
  * several places; flips one payload byte of record 12,345 in data.mdb and
  * expects verify and scan to stop there, with every record before it
  * handed out once and in order. Exit status 0 on success, 1 with a message.

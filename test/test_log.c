@@ -868,8 +868,9 @@ Test(log, bad_arguments) {
 /* Tampering underneath: the store edited through the private API           */
 
 #define TAMPER_N 10
-/* Long enough for walks to check tags on a second thread (chunks of 4,096
- * records from 16,384 on; see core/log.c). */
+/* Long enough for walks to check tags on checker threads (chunks of 8,192
+ * records, split in a slice per processor, from 16,384 on; see
+ * core/log.c). */
 #define TAMPER_LONG_N 20000
 
 static uint64_t tamper_n; /* records of the tamper log */
