@@ -261,13 +261,15 @@ static bool received_mark(const mlog_proc *p, const mlogi_frame *f,
          mlogi_varint_only(f->payload, f->payload_len, rcvd) && *rcvd >= f->seq;
 }
 
-static int on_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
+int mlogi_take_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len) {
   mlogi_frame f;
   if (mlogi_frame_decode(buf, len, &f) != MLOG_OK || f.src != src ||
       f.dst != p->id || src >= p->n || src == p->id) {
     p->stats.bad_frames++;
     return MLOG_OK; /* never trust the network: drop it */
   }
+  if (f.kind == MLOGI_FRAME_DATA && p->opt && p->opt->hold_since)
+    return mlogi_opt_hold_frame(p, src, buf, len);
   if (f.kind >= MLOGI_FRAME_SNAP_DONE) {
     if (p->grp)
       return mlogi_grp_on_frame(p, &f);
@@ -322,7 +324,7 @@ int mlogi_receive(mlog_proc *p, int timeout_ms, size_t *frames) {
     if (rc != MLOG_OK)
       return mlogi_fail(&p->eb, rc, "transport receive: %s", mlog_strerror(rc));
     (*frames)++;
-    rc = on_frame(p, src, buf, len);
+    rc = mlogi_take_frame(p, src, buf, len);
     if (rc != MLOG_OK)
       return rc;
     if (p->grp && p->grp->snap && p->grp->snap->marker)

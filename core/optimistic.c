@@ -52,6 +52,7 @@ void mlogi_opt_free(mlog_proc *p) {
   optimistic *o = p->opt;
   if (o == NULL)
     return;
+  mlogi_opt_drop_held(p);
   for (uint32_t j = 0; j < p->n; j++)
     mlogi_view_free(&o->views[j]);
   free(o->views);
@@ -67,11 +68,56 @@ void mlogi_opt_free(mlog_proc *p) {
 
 void mlogi_opt_reset(mlog_proc *p) {
   optimistic *o = p->opt;
+  mlogi_opt_drop_held(p);
+  o->hold_since = o->hold_after = 0;
   memset(o->dv, 0, p->n * sizeof *o->dv);
   o->head = o->count = o->unverified = 0;
   o->mhead = o->mcount = 0;
   o->committed_rsn = o->marked_stable = 0;
   o->orphan = false;
+}
+
+int mlogi_opt_hold_frame(mlog_proc *p, uint32_t src, const void *buf,
+                         size_t len) {
+  optimistic *o = p->opt;
+  heldframe *h = malloc(sizeof *h + len);
+  if (h == NULL)
+    return mlogi_fail(&p->eb, MLOG_ENOMEM, "out of memory for a held frame");
+  *h = (heldframe){.src = src, .len = len};
+  memcpy(h->data, buf, len);
+  if (o->held_tail)
+    o->held_tail->next = h;
+  else
+    o->held_head = h;
+  o->held_tail = h;
+  o->held_n++;
+  o->held_bytes += len;
+  return MLOG_OK;
+}
+
+int mlogi_opt_release_held(mlog_proc *p) {
+  optimistic *o = p->opt;
+  heldframe *h = o->held_head;
+  o->held_head = o->held_tail = NULL;
+  o->held_n = o->held_bytes = 0;
+  int rc = MLOG_OK;
+  for (heldframe *next; h; h = next) {
+    next = h->next;
+    if (rc == MLOG_OK)
+      rc = mlogi_take_frame(p, h->src, h->data, h->len);
+    free(h);
+  }
+  return rc;
+}
+
+void mlogi_opt_drop_held(mlog_proc *p) {
+  optimistic *o = p->opt;
+  for (heldframe *h = o->held_head, *next; h; h = next) {
+    next = h->next;
+    free(h);
+  }
+  o->held_head = o->held_tail = NULL;
+  o->held_n = o->held_bytes = 0;
 }
 
 int mlogi_opt_self(mlog_proc *p) {

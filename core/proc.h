@@ -152,18 +152,26 @@ typedef struct sender_based {
   uint64_t logged_rsn; /* every delivery up to it has its rsn recorded */
   uint8_t *acked;      /* ring: acked[(r) % cap] for r > logged_rsn */
   size_t acap;
-  recvec persist;  /* durable: rsns to commit before acknowledging them */
-  bool recovering; /* waiting for the peers' replay answers */
-  recvec got;      /* their answers: DELIVERY records (rsn 0: none); after
-                      recovery, those still waiting for their turn */
-  size_t *got_index; /* while recovering: open addressing by (src, ssn),
-                        each slot 0 or 1 + an index into got */
+  recvec persist;       /* durable: rsns to commit before acknowledging them */
+  bool recovering;      /* waiting for the peers' replay answers */
+  recvec got;           /* their answers: DELIVERY records (rsn 0: none); after
+                           recovery, those still waiting for their turn */
+  size_t *got_index;    /* while recovering: open addressing by (src, ssn),
+                           each slot 0 or 1 + an index into got */
   size_t got_index_cap; /* a power of two, at least twice got.n */
-  recvec sends;    /* spontaneous sends of the log, replayed in place */
+  recvec sends;         /* spontaneous sends of the log, replayed in place */
   size_t next_send;
   replay_stash stash; /* values of the log, for the replayed deliveries */
   bool want_ckpt;     /* a peer that lost rsns asked for a checkpoint */
 } sender_based;
+
+/* A data frame held while a checkpoint waits (optimistic logging). */
+typedef struct heldframe {
+  struct heldframe *next;
+  uint32_t src;
+  size_t len;
+  uint8_t data[];
+} heldframe;
 
 /* The state of optimistic logging (NULL under the other protocols). */
 typedef struct optimistic {
@@ -180,6 +188,14 @@ typedef struct optimistic {
   size_t mhead, mcount, mcap;
   uint64_t committed_rsn; /* every state up to it is stable for good */
   bool orphan;            /* an announcement made us an orphan */
+  /* A due checkpoint waits for the state to be committed: meanwhile data
+   * frames wait here, in order, so that deliveries stop carrying the state
+   * ahead of its commitment (under a steady stream it never would be, and
+   * the log would never be collected). */
+  uint64_t hold_since; /* ms; 0: not holding */
+  uint64_t hold_after; /* ms: no holding before (after one gave up) */
+  heldframe *held_head, *held_tail;
+  size_t held_n, held_bytes;
 } optimistic;
 
 /* A snapshot recorded here and still kept (coordinated). */
@@ -401,6 +417,10 @@ static inline uint64_t mlogi_now_ms(mlog_proc *p) {
  * data for the next commit, acknowledgements, hellos. */
 int mlogi_receive(mlog_proc *p, int timeout_ms, size_t *frames);
 
+/* Take one frame buf[0..len) from src (malformed ones are counted and
+ * dropped). */
+int mlogi_take_frame(mlog_proc *p, uint32_t src, const void *buf, size_t len);
+
 /* Send or resend what may leave (the log is durable up to `durable`) and
  * acknowledge what is logged. */
 void mlogi_channels_settle(mlog_proc *p, uint64_t durable);
@@ -488,6 +508,16 @@ size_t mlogi_opt_status(mlog_proc *p, uint32_t dst, bool request, uint8_t *buf,
 /* Send an ACK or HELLO frame carrying our status (and our logged mark). */
 void mlogi_opt_send_status(mlog_proc *p, uint32_t dst, uint8_t kind,
                            bool request);
+
+/* Hold the data frame buf[0..len) from src while a checkpoint waits. */
+int mlogi_opt_hold_frame(mlog_proc *p, uint32_t src, const void *buf,
+                         size_t len);
+
+/* Take the held frames, in order, as if they arrived now. */
+int mlogi_opt_release_held(mlog_proc *p);
+
+/* Forget the held frames (their senders resend them). */
+void mlogi_opt_drop_held(mlog_proc *p);
 
 /* When an announcement made us an orphan: the last rsn not depending on a
  * lost interval. */

@@ -11,6 +11,8 @@
 #define DEFAULT_RETRANSMIT_MS 200
 #define DEFAULT_KEEP 2
 #define DEFAULT_FLUSH_MS 5
+#define HOLD_MAX_FRAMES 65536      /* held for a checkpoint, at most */
+#define HOLD_MAX_BYTES (64u << 20) /* ... and their bytes */
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
@@ -477,7 +479,32 @@ static int persist_optimistic(mlog_proc *p) {
   return rc;
 }
 
+/* Optimistic logging checkpoints a committed state only. While a due
+ * checkpoint waits for that, data frames are held (status frames still
+ * come in), for at most half a resend timeout, HOLD_MAX_FRAMES frames and
+ * HOLD_MAX_BYTES; then deliveries go on for as long before the next try (a
+ * peer down for long must not stop the process). */
+static void hold_for_checkpoint(mlog_proc *p, bool wait_commit) {
+  optimistic *o = p->opt;
+  uint64_t now = mlogi_now_ms(p), most = p->cfg.retransmit_ms / 2;
+  if (!wait_commit) {
+    o->hold_since = 0;
+  } else if (o->hold_since == 0) {
+    if (now >= o->hold_after)
+      o->hold_since = now ? now : 1;
+  } else if (now - o->hold_since >= most || o->held_n >= HOLD_MAX_FRAMES ||
+             o->held_bytes >= HOLD_MAX_BYTES) {
+    o->hold_since = 0;
+    o->hold_after = now + most;
+  }
+}
+
 static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
+  if (p->opt && p->opt->hold_since == 0 && p->opt->held_n > 0) {
+    int rc = mlogi_opt_release_held(p);
+    if (rc != MLOG_OK)
+      return rc;
+  }
   bool busy = false; /* the cap stopped a loop that still found frames */
   for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
     size_t frames;
@@ -541,9 +568,10 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
       return rc;
     settle(p); /* what the round or the snapshot queued */
   }
-  if (!checkpoint_due(p) && !(p->sb && p->sb->want_ckpt))
-    return MLOG_OK;
-  int rc = take_checkpoint(p, count);
+  bool due = checkpoint_due(p) || (p->sb && p->sb->want_ckpt);
+  int rc = due ? take_checkpoint(p, count) : MLOG_OK;
+  if (p->opt)
+    hold_for_checkpoint(p, rc == MLOG_EAGAIN);
   return rc == MLOG_EAGAIN ? MLOG_OK : rc; /* optimistic: try again later */
 }
 

@@ -1,6 +1,7 @@
 /* test_optimistic.c - optimistic logging (Strom-Yemini) under the sim
  * transport: lost intervals, orphans, rollbacks, output commit */
 #include <sodium.h>
+#include <unistd.h>
 
 #include "core/proc.h" /* only to look at a sender's outbox */
 #include "mlog/process.h"
@@ -883,4 +884,112 @@ Test(optimistic, rollback_into_an_earlier_incarnation) {
   o_check(g, 1, w1, n1);
   o_check(g, 2, w2, n2);
   sg_free(g);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A sustained stream: checkpoints, and so garbage collection, keep up      */
+
+#define STREAM_CKPT 256  /* deliveries per checkpoint */
+#define STREAM_BURST 64  /* messages per credit */
+#define STREAM_CREDITS 8 /* credits in flight */
+
+typedef struct streamer {
+  uint32_t id;
+  uint64_t count;
+} streamer;
+
+/* P1 gives P0 a credit every STREAM_BURST deliveries; P0 answers each with
+ * STREAM_BURST messages. P1 always holds deliveries whose senders' states
+ * are not committed yet. */
+static int st_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
+                      size_t len) {
+  streamer *s = arg;
+  (void)src;
+  (void)msg;
+  s->count++;
+  if (s->id == 1)
+    return s->count % STREAM_BURST == 0 ? mlog_send(p, 0, "c", 1) : MLOG_OK;
+  uint8_t m[64] = {0};
+  for (int i = 0; len == 1 && i < STREAM_BURST; i++) {
+    int rc = mlog_send(p, 1, m, sizeof m);
+    if (rc != MLOG_OK)
+      return rc;
+  }
+  return len == 1 ? 0 : 1;
+}
+
+static int st_snapshot(void *arg, mlog_buf *out) {
+  const streamer *s = arg;
+  return mlog_buf_append(out, &s->count, sizeof s->count) == MLOG_OK ? 0 : 1;
+}
+
+static int st_restore(void *arg, const void *state, size_t len) {
+  streamer *s = arg;
+  s->count = 0;
+  if (state != NULL && len == sizeof s->count)
+    memcpy(&s->count, state, len);
+  return state == NULL || len == sizeof s->count ? 0 : 1;
+}
+
+static const mlog_app st_app = {
+    .deliver = st_deliver, .snapshot = st_snapshot, .restore = st_restore};
+
+/* Under a steady stream a receiver's state is never committed at the end
+ * of a poll; its due checkpoints wait for that while data frames are held
+ * (at most half a resend timeout), so they are taken and the log is
+ * collected. Without holding, the state was never committed at the end of
+ * a poll: no checkpoint was taken, the uncommitted deliveries piled up and
+ * this test ran out of time. */
+Test(optimistic, checkpoints_keep_up_with_a_stream) {
+  mlog_sim_options so = {
+      .seed = 5, .procs = 2, .min_delay_ms = 1, .max_delay_ms = 1};
+  mlog_sim *sim;
+  cr_assert_eq(mlog_sim_create(&so, &sim), MLOG_OK);
+  streamer app[2] = {{.id = 0}, {.id = 1}};
+  mlog_proc *p[2];
+  char sub[2][96];
+  for (uint32_t i = 0; i < 2; i++) {
+    snprintf(sub[i], sizeof sub[i], "%s/s%u", dir, i);
+    mlog_proc_config cfg = {.dirpath = sub[i],
+                            .id = i,
+                            .group_size = 2,
+                            .protocol = "optimistic-receiver",
+                            .transport = &mlog_sim_ops,
+                            .transport_config = sim,
+                            .ckpt_every_deliveries = STREAM_CKPT};
+    cr_assert_eq(mlog_proc_open(&cfg, &st_app, &app[i], &p[i]), MLOG_OK, "%s",
+                 mlog_proc_errmsg(NULL));
+  }
+  for (int c = 0; c < STREAM_CREDITS; c++)
+    cr_assert_eq(mlog_send(p[1], 0, "c", 1), MLOG_OK);
+  for (int t = 0; t < 4000 && app[1].count < 16 * STREAM_CKPT * 4; t++) {
+    mlog_sim_advance(sim, 1);
+    uint32_t dst;
+    while (mlog_sim_step(sim, &dst) == MLOG_OK)
+      cr_assert_geq(mlog_proc_poll(p[dst], 0), 0, "%s",
+                    mlog_proc_errmsg(p[dst]));
+    for (uint32_t i = 0; i < 2; i++)
+      cr_assert_geq(mlog_proc_poll(p[i], 0), 0, "%s", mlog_proc_errmsg(p[i]));
+    if (t % 8 == 0)
+      usleep(1000); /* let the flusher threads persist (real time) */
+  }
+  mlog_proc_stats st;
+  mlog_proc_get_stats(p[1], &st);
+  uint64_t due = st.delivered / STREAM_CKPT;
+  cr_assert_geq(st.delivered, 8u * STREAM_CKPT, "the stream ran (%llu)",
+                (unsigned long long)st.delivered);
+  cr_assert_geq(st.checkpoints * 2, due, "%llu checkpoints taken of %llu due",
+                (unsigned long long)st.checkpoints, (unsigned long long)due);
+  for (uint32_t i = 0; i < 2; i++)
+    mlog_proc_close(p[i]);
+  mlog_log *log;
+  cr_assert_eq(mlog_log_open(sub[1], MLOG_LOG_RDONLY, NULL, &log), MLOG_OK);
+  mlog_log_info info;
+  cr_assert_eq(mlog_log_get_info(log, &info), MLOG_OK);
+  cr_assert_lt(info.records, st.delivered / 2,
+               "the log was collected: %llu records after %llu deliveries",
+               (unsigned long long)info.records,
+               (unsigned long long)st.delivered);
+  mlog_log_close(log);
+  mlog_sim_destroy(sim);
 }
