@@ -5,7 +5,8 @@
  * a rollback is ignored), or else its newest checkpoint with the sends its
  * peers received from it after that; a receive with no send exits 3 only
  * against a COUNTS record; bad logs exit 3 with one line naming the
- * directory */
+ * directory; the trace of the logs is event for event the JSON trace of
+ * the same history (analyze and diagram print the same) */
 #include "testutil.h"
 
 #include <jansson.h>
@@ -528,6 +529,23 @@ Test(analyze_dirs, counts_going_down) {
                                 "than checkpoint 1", NULL});
 }
 
+/* A count no trace can hold (a crafted or damaged log whose tags still
+ * verify) is refused before anything is sized by it. */
+Test(analyze_dirs, channel_with_too_many_messages) {
+  mlog_log *p0 = create_log(0, 2), *p1 = create_log(1, 2);
+  uint64_t lsn = put_counts(p0, 2, (chan[2]){[1] = {.sent = UINT64_MAX}});
+  mlog_log_close(p0);
+  mlog_log_close(p1);
+  char want[160];
+  snprintf(want, sizeof want,
+           "/p0: the end at lsn %llu counts more than 4294967295 messages on "
+           "the channel with p1: too many for a trace",
+           (unsigned long long)lsn);
+  result r;
+  analyze_dirs(&r, "p1", "01");
+  expect_refused(&r, (const char *const[]){want, NULL});
+}
+
 /* Flip a bit of every copy of the checkpoint state's rsn in data.mdb: the
  * checkpoint's tag no longer matches. */
 static void tamper_state(uint32_t id) {
@@ -555,4 +573,167 @@ Test(analyze_dirs, checkpoint_failing_verification) {
   expect_refused(
       &r, (const char *const[]){"/p1: checkpoint 1 fails verification: bad tag",
                                 NULL});
+}
+
+/* ------------------------------------------------------------------------ */
+/* Logs against the JSON trace of the same history                          */
+
+#define MESH_PROCS MAX_PROCS
+#define MESH_POS 5 /* the initial state, 3 checkpoints, the end */
+
+/* A group whose every process sends to every other, with random counts:
+ * pos[p][k][j] is process p's channel with j at position k. */
+typedef struct mesh {
+  chan pos[MESH_PROCS][MESH_POS][MESH_PROCS];
+} mesh;
+
+static uint64_t next_random(uint64_t *state) {
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
+  return *state;
+}
+
+/* Counts that only grow, every channel receiving at most what its sender
+ * sent by its end. */
+static void make_mesh(mesh *m, uint64_t seed) {
+  memset(m, 0, sizeof *m);
+  for (uint32_t p = 0; p < MESH_PROCS; p++)
+    for (uint32_t k = 1; k < MESH_POS; k++)
+      for (uint32_t j = 0; j < MESH_PROCS; j++)
+        m->pos[p][k][j].sent =
+            j == p ? 0 : m->pos[p][k - 1][j].sent + next_random(&seed) % 4;
+  for (uint32_t p = 0; p < MESH_PROCS; p++)
+    for (uint32_t k = 1; k < MESH_POS; k++)
+      for (uint32_t i = 0; i < MESH_PROCS; i++) {
+        uint64_t most = m->pos[i][MESH_POS - 1][p].sent,
+                 got = m->pos[p][k - 1][i].received + next_random(&seed) % 5;
+        m->pos[p][k][i].received = got < most ? got : most;
+      }
+}
+
+static void write_mesh_logs(const mesh *m) {
+  for (uint32_t p = 0; p < MESH_PROCS; p++) {
+    mlog_log *log = create_log(p, MESH_PROCS);
+    for (uint32_t k = 1; k + 1 < MESH_POS; k++)
+      put_ckpt(log, MESH_PROCS, m->pos[p][k]);
+    put_counts(log, MESH_PROCS, m->pos[p][MESH_POS - 1]);
+    mlog_log_close(log);
+  }
+}
+
+/* Append a send or receive event of process p to events. */
+static void add_message_event(json_t *events, uint32_t p, uint32_t from,
+                              uint32_t to, uint64_t ssn, bool send) {
+  char proc[8], id[32], dst[8];
+  snprintf(proc, sizeof proc, "p%u", p);
+  snprintf(id, sizeof id, "p%u-p%u#%llu", from, to, (unsigned long long)ssn);
+  snprintf(dst, sizeof dst, "p%u", to);
+  json_array_append_new(events,
+                        send ? json_pack("{s:s, s:s, s:s, s:s}", "proc", proc,
+                                         "kind", "send", "msg", id, "to", dst)
+                             : json_pack("{s:s, s:s, s:s}", "proc", proc,
+                                         "kind", "recv", "msg", id));
+}
+
+/* The history of the logs as a JSON trace in the layout docs/cli.md gives
+ * (per interval: the sends, the receives, the checkpoint), at path. */
+static void write_mesh_trace(const mesh *m, const char *path) {
+  json_t *events = json_array();
+  for (uint32_t p = 0; p < MESH_PROCS; p++)
+    for (uint32_t k = 1; k < MESH_POS; k++) {
+      const chan *from = m->pos[p][k - 1], *to = m->pos[p][k];
+      for (uint32_t j = 0; j < MESH_PROCS; j++)
+        for (uint64_t s = from[j].sent + 1; s <= to[j].sent; s++)
+          add_message_event(events, p, p, j, s, true);
+      for (uint32_t i = 0; i < MESH_PROCS; i++)
+        for (uint64_t s = from[i].received + 1; s <= to[i].received; s++)
+          add_message_event(events, p, i, p, s, false);
+      char proc[8], name[16];
+      snprintf(proc, sizeof proc, "p%u", p);
+      snprintf(name, sizeof name, "p%u.c%u", p, k);
+      if (k + 1 < MESH_POS)
+        json_array_append_new(events,
+                              json_pack("{s:s, s:s, s:s}", "proc", proc, "kind",
+                                        "checkpoint", "name", name));
+    }
+  json_t *doc = json_pack("{s:[s, s, s, s], s:o}", "processes", "p0", "p1",
+                          "p2", "p3", "events", events);
+  cr_assert_not_null(doc);
+  cr_assert_eq(json_dump_file(doc, path, 0), 0);
+  json_decref(doc);
+}
+
+/* Run "mlog CMD" on the trace file (its outputs, with `draw`, to
+ * root/trace.svg and root/trace.log) and on the logs (root/logs.svg and
+ * root/logs.log): the same exit status 0 and the same stdout. */
+static void same_from_both(const char *cmd, bool draw) {
+  char args[2][1024];
+  int n =
+      snprintf(args[0], sizeof args[0], "%s --trace '%s/mesh.json'", cmd, root);
+  int m = snprintf(args[1], sizeof args[1], "%s", cmd);
+  for (uint32_t p = 0; p < MESH_PROCS; p++)
+    m +=
+        snprintf(args[1] + m, sizeof args[1] - (size_t)m, " '%s/p%u'", root, p);
+  static const char *const from[] = {"trace", "logs"};
+  for (int i = 0; i < 2 && draw; i++)
+    snprintf(
+        args[i] + (i == 0 ? n : m), sizeof args[i] - (size_t)(i == 0 ? n : m),
+        " -o '%s/%s.svg' --shiviz '%s/%s.log'", root, from[i], root, from[i]);
+  result r[2];
+  for (int i = 0; i < 2; i++) {
+    run_tool(&r[i], args[i]);
+    cr_assert_eq(r[i].status, 0, "%s: %s", args[i], r[i].err);
+  }
+  cr_expect_str_eq(r[0].out, r[1].out, "%s", cmd);
+}
+
+/* The file root/FROM.EXT (free it). */
+static char *slurp(const char *from, const char *ext) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/%s.%s", root, from, ext);
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  rewind(f);
+  char *buf = malloc((size_t)len + 1);
+  cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+  buf[len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* The trace the logs give is the JSON trace of the same history, event for
+ * event and message for message: analyze prints the same (text and JSON)
+ * and diagram draws the same SVG and ShiViz log, byte for byte. Fresh logs
+ * for each seed. */
+Test(analyze_dirs, logs_same_as_their_json_trace) {
+  static const char *const failures[] = {"p0", "p1", "p2,p3", "p3,p0,p1"};
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    mesh m;
+    make_mesh(&m, seed * 0x9e3779b97f4a7c15ull);
+    char path[128];
+    snprintf(path, sizeof path, "%s/mesh.json", root);
+    write_mesh_logs(&m);
+    write_mesh_trace(&m, path);
+    for (size_t f = 0; f < sizeof failures / sizeof *failures; f++) {
+      char cmd[128];
+      snprintf(cmd, sizeof cmd, "analyze --failed %s", failures[f]);
+      same_from_both(cmd, false);
+      snprintf(cmd, sizeof cmd, "analyze --json --failed %s", failures[f]);
+      same_from_both(cmd, false);
+      snprintf(cmd, sizeof cmd, "diagram --failed %s", failures[f]);
+      same_from_both(cmd, true);
+      for (int e = 0; e < 2; e++) {
+        const char *ext = e == 0 ? "svg" : "log";
+        char *a = slurp("trace", ext), *b = slurp("logs", ext);
+        cr_expect_str_eq(a, b, "%s: the %s files differ", cmd, ext);
+        free(a);
+        free(b);
+      }
+    }
+    teardown();
+    setup();
+  }
 }

@@ -64,14 +64,16 @@ static int by_bytes(const void *a, const void *b) {
 /* The ids of messages `idx` (n of them), sorted, as a JSON array. */
 static json_t *sorted_ids(const trace *t, const size_t *idx, size_t n) {
   const char **ids = malloc((n > 0 ? n : 1) * sizeof *ids);
+  char(*bufs)[TRACE_ID_MAX] = malloc((n > 0 ? n : 1) * sizeof *bufs);
   json_t *arr = json_array();
-  if (ids == NULL || arr == NULL) {
+  if (ids == NULL || bufs == NULL || arr == NULL) {
     free(ids);
+    free(bufs);
     json_decref(arr);
     return NULL;
   }
   for (size_t i = 0; i < n; i++)
-    ids[i] = t->msgs[idx[i]].id;
+    ids[i] = trace_msg_id(t, idx[i], bufs[i]);
   qsort(ids, n, sizeof *ids, by_bytes);
   for (size_t i = 0; i < n; i++)
     if (json_array_append_new(arr, json_string(ids[i])) != 0) {
@@ -80,6 +82,7 @@ static json_t *sorted_ids(const trace *t, const size_t *idx, size_t n) {
       break;
     }
   free(ids);
+  free(bufs);
   return arr;
 }
 

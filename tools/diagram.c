@@ -194,7 +194,7 @@ static int classify_messages(diagram *d) {
   if (d->msg_class == NULL)
     return trace_out_of_memory(t);
   for (size_t m = 0; m < t->n_msgs; m++)
-    d->msg_class[m] = t->msgs[m].received ? MSG_NORMAL : MSG_TRANSIT;
+    d->msg_class[m] = trace_msg_received(t, m) ? MSG_NORMAL : MSG_TRANSIT;
   if (d->res == NULL)
     return TOOL_OK;
   for (size_t i = 0; i < d->res->n_orphans; i++)
@@ -412,15 +412,17 @@ static void write_message(FILE *f, const diagram *d, size_t m) {
   const trace *t = d->t;
   const mlogi_rl_message *rl = &t->rl_msgs[m];
   msg_class c = d->msg_class[m];
+  char buf[TRACE_ID_MAX];
+  const char *id = trace_msg_id(t, m, buf);
   double x1 = x_of_column(d, d->col[rl->sender][rl->send_at]);
   double x2 = c == MSG_TRANSIT
                   ? d->x_end
                   : x_of_column(d, d->col[rl->receiver][rl->recv_at]);
   double y1 = y_of(rl->sender), y2 = y_of(rl->receiver);
   fprintf(f, "<g class=\"msg %s\" data-msg=\"", class_name[c]);
-  put_escaped(f, t->msgs[m].id);
+  put_escaped(f, id);
   fputs("\"><title>", f);
-  put_escaped(f, t->msgs[m].id);
+  put_escaped(f, id);
   fputs(": ", f);
   put_escaped(f, t->procs[rl->sender].name);
   fputs(" to ", f);
@@ -433,7 +435,7 @@ static void write_message(FILE *f, const diagram *d, size_t m) {
           "stroke-width=\"3\" paint-order=\"stroke\">",
           (x1 + x2) / 2.0, (y1 + y2) / 2.0 - 3.0, d->small_font,
           class_colour[c]);
-  put_escaped(f, t->msgs[m].id);
+  put_escaped(f, id);
   fputs("</text></g>\n", f);
 }
 
@@ -648,6 +650,8 @@ static int run_diagram(const trace_source *src, const char *failed,
   trace t = {0};
   mlogi_rl_result res = {0};
   int rc = trace_source_load(src, failed, &t);
+  if (rc == TOOL_OK)
+    rc = trace_list_events(&t);
   if (rc == TOOL_OK && failed != NULL)
     rc = trace_recovery_line(&t, &res);
   if (rc == TOOL_OK)

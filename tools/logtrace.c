@@ -1,8 +1,6 @@
 /* logtrace.c - the trace of analyze and diagram from a file or from the logs
  * of a group: what each process's checkpoints and last known state say it
- * sent and received, written as the events of a JSON trace that the trace
- * loader checks and loads as it does a file */
-#include <jansson.h>
+ * sent and received, laid out as the trace's histories and messages */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +13,7 @@
 #include "tool.h"
 
 /* What the errors of a trace built from logs name as its source (the
- * trace is valid by construction: out of memory, mostly). */
+ * trace is valid by construction: out of memory only). */
 #define LOGS_SOURCE "the logs"
 
 /* What a COUNTS payload that is not 16 bytes per process stops the scan
@@ -116,9 +114,9 @@ static int check_growth(const proc_log *pl, uint32_t n) {
   return TOOL_OK;
 }
 
-/* The most messages a trace built from logs takes on one channel: every
- * message becomes an event. */
-#define MAX_CHANNEL_MESSAGES (1u << 22)
+/* The most messages a trace built from logs takes on one channel: with it,
+ * no count of a trace's events or messages overflows. */
+#define MAX_CHANNEL_MESSAGES UINT32_MAX
 
 /* Append pos (room for it is there; ownership of its counts passes, also
  * on failure) and check it against the position before it. */
@@ -342,85 +340,186 @@ static int check_receives(const group_logs *g) {
 /* ------------------------------------------------------------------------ */
 /* The trace                                                                */
 
-/* Append ev (NULL when it could not be made) to the array events. */
-static bool append(json_t *events, json_t *ev) {
-  return json_array_append_new(events, ev) == 0;
+/*
+ * The trace is built from the positions' counts, never listed event by
+ * event. Process p's history between positions k-1 and k is its sends
+ * (peer by peer, ssn by ssn), then its receives (likewise), then position
+ * k's checkpoint (the end is no event). The counts do not say in which
+ * order a process sent and received between two positions, and no order
+ * can change the recovery line, which depends only on which side of each
+ * checkpoint an event is. Sends first: a send then waits for nothing but
+ * the checkpoint before it, so the events are in a causal order (the
+ * diagram draws no arrow backwards) whenever the checkpoints allow one;
+ * receives first would turn every exchange inside an interval into a
+ * causality cycle.
+ *
+ * Messages are numbered in the order of their sends, process by process,
+ * and named "p<i>-p<j>#<ssn>" only when printed (trace_msg_id). Time and
+ * memory are linear in the messages (about 40 bytes each while building,
+ * 32 after) plus the positions' counts.
+ */
+
+/* An array of n items of `size` bytes (NULL when out of memory, or when
+ * its size does not fit a size_t). */
+static void *alloc_array(uint64_t n, size_t size) {
+  return n <= SIZE_MAX / size ? malloc(n > 0 ? (size_t)n * size : 1) : NULL;
 }
 
-/* The receives of process `me` after `from` up to `to`, peer by peer. */
-static bool add_receives(json_t *events, uint32_t n, uint32_t me,
-                         const position *from, const position *to) {
-  char proc[16], id[64];
-  snprintf(proc, sizeof proc, "p%u", me);
-  for (uint32_t i = 0; i < n; i++)
-    for (uint64_t s = from->ch[i].received + 1;
-         i != me && s <= to->ch[i].received; s++) {
-      snprintf(id, sizeof id, "p%u-p%u#%llu", i, me, (unsigned long long)s);
-      if (!append(events, json_pack("{s:s, s:s, s:s}", "proc", proc, "kind",
-                                    "recv", "msg", id)))
-        return false;
-    }
-  return true;
+/* The messages process `me` sends (`sent`) or receives between two of its
+ * positions. */
+static uint64_t between(const position *from, const position *to, uint32_t n,
+                        uint32_t me, bool sent) {
+  uint64_t count = 0;
+  for (uint32_t j = 0; j < n; j++)
+    if (j != me)
+      count += sent ? to->ch[j].sent - from->ch[j].sent
+                    : to->ch[j].received - from->ch[j].received;
+  return count;
 }
 
-/* The sends of process `me` after `from` up to `to`, peer by peer. */
-static bool add_sends(json_t *events, uint32_t n, uint32_t me,
-                      const position *from, const position *to) {
-  char proc[16], dst[16], id[64];
-  snprintf(proc, sizeof proc, "p%u", me);
-  for (uint32_t j = 0; j < n; j++) {
-    snprintf(dst, sizeof dst, "p%u", j);
-    for (uint64_t s = from->ch[j].sent + 1; j != me && s <= to->ch[j].sent;
-         s++) {
-      snprintf(id, sizeof id, "p%u-p%u#%llu", me, j, (unsigned long long)s);
-      if (!append(events, json_pack("{s:s, s:s, s:s, s:s}", "proc", proc,
-                                    "kind", "send", "msg", id, "to", dst)))
-        return false;
-    }
-  }
-  return true;
+/* The first event of the interval before position k of pr (k >= 1): the
+ * one after checkpoint k-1 (the initial one is no event). */
+static uint64_t interval_start(const trace_proc *pr, size_t k) {
+  return k == 1 ? 0 : pr->ckpt_at[k - 1] + 1;
 }
 
-/* The events of process p between positions k-1 and k: the sends, the
- * receives, then position k's checkpoint (the end is no event). The counts
- * do not say in which order a process sent and received between two
- * positions, and no order can change the recovery line, which depends only
- * on which side of each checkpoint an event is. Sends first: a send then
- * waits for nothing but the checkpoint before it, so the events are in a
- * causal order (the diagram draws no arrow backwards) whenever the
- * checkpoints allow one; receives first would turn every exchange inside
- * an interval into a causality cycle. */
-static bool add_interval(json_t *events, const group_logs *g, uint32_t p,
-                         size_t k) {
+/* Process p's name, checkpoints and history's length: its names go to
+ * *names (room for them is there). */
+static bool lay_out_process(const group_logs *g, uint32_t p, trace_proc *pr,
+                            char **names) {
   const proc_log *pl = &g->proc[p];
-  const position *from = &pl->pos[k - 1], *to = &pl->pos[k];
-  if (!add_sends(events, g->n, p, from, to) ||
-      !add_receives(events, g->n, p, from, to))
+  pr->n_ckpts = pl->n_pos - 1; /* the initial state, the checkpoints */
+  pr->ckpt_at = alloc_array(pr->n_ckpts, sizeof *pr->ckpt_at);
+  pr->ckpt_name = alloc_array(pr->n_ckpts, sizeof *pr->ckpt_name);
+  if (pr->ckpt_at == NULL || pr->ckpt_name == NULL)
     return false;
-  if (k + 1 == pl->n_pos)
-    return true;
-  char proc[16], name[48];
-  snprintf(proc, sizeof proc, "p%u", p);
-  snprintf(name, sizeof name, "p%u.c%llu", p, (unsigned long long)to->number);
-  return append(events, json_pack("{s:s, s:s, s:s}", "proc", proc, "kind",
-                                  "checkpoint", "name", name));
+  pr->name = *names;
+  *names += sprintf(*names, "p%u", p) + 1;
+  pr->ckpt_at[0] = 0;
+  pr->ckpt_name[0] = "initial";
+  uint64_t ev = 0;
+  for (size_t k = 1; k < pl->n_pos; k++) {
+    const position *from = &pl->pos[k - 1], *to = &pl->pos[k];
+    ev += between(from, to, g->n, p, true) + between(from, to, g->n, p, false);
+    if (k == pr->n_ckpts)
+      break; /* the end */
+    pr->ckpt_at[k] = ev++;
+    pr->ckpt_name[k] = *names;
+    *names +=
+        sprintf(*names, "p%u.c%llu", p, (unsigned long long)to->number) + 1;
+  }
+  pr->n_events = ev;
+  return true;
 }
 
-/* The trace document of the group (NULL when out of memory). */
-static json_t *trace_document(const group_logs *g) {
-  json_t *procs = json_array(), *events = json_array();
-  bool ok = procs != NULL && events != NULL;
-  for (uint32_t p = 0; ok && p < g->n; p++)
-    ok = append(procs, json_sprintf("p%u", p));
-  for (uint32_t p = 0; ok && p < g->n; p++)
-    for (size_t k = 1; ok && k < g->proc[p].n_pos; k++)
-      ok = add_interval(events, g, p, k);
-  if (!ok) {
-    json_decref(procs);
-    json_decref(events);
-    return NULL;
+/* The processes of the trace, their checkpoints and the room for its
+ * messages. */
+static int lay_out(const group_logs *g, trace *t) {
+  size_t len = 0;
+  uint64_t n_msgs = 0;
+  for (uint32_t p = 0; p < g->n; p++) {
+    const proc_log *pl = &g->proc[p];
+    len += sizeof "p4294967295" +
+           (pl->n_pos - 2) * sizeof "p4294967295.c18446744073709551615";
+    n_msgs += between(&pl->pos[0], &pl->pos[pl->n_pos - 1], g->n, p, true);
   }
-  return json_pack("{s:o, s:o}", "processes", procs, "events", events);
+  t->names = malloc(len);
+  t->procs = calloc(g->n, sizeof *t->procs);
+  t->rl_msgs = alloc_array(n_msgs, sizeof *t->rl_msgs);
+  t->ssns = alloc_array(n_msgs, sizeof *t->ssns);
+  if (t->names == NULL || t->procs == NULL || t->rl_msgs == NULL ||
+      t->ssns == NULL)
+    return trace_out_of_memory(t);
+  t->n_msgs = (size_t)n_msgs;
+  char *names = t->names;
+  for (uint32_t p = 0; p < g->n; p++) {
+    t->n_procs = p + 1; /* trace_free frees what it got, also on failure */
+    if (!lay_out_process(g, p, &t->procs[p], &names))
+      return trace_out_of_memory(t);
+  }
+  return TOOL_OK;
+}
+
+/* Number the messages in the order of their sends, with their sender,
+ * receiver, ssn and send event (none received yet). */
+static void add_sends(const group_logs *g, trace *t) {
+  size_t m = 0;
+  for (uint32_t p = 0; p < g->n; p++) {
+    const proc_log *pl = &g->proc[p];
+    for (size_t k = 1; k < pl->n_pos; k++) {
+      const position *from = &pl->pos[k - 1], *to = &pl->pos[k];
+      uint64_t ev = interval_start(&t->procs[p], k);
+      for (uint32_t j = 0; j < g->n; j++)
+        for (uint64_t s = from->ch[j].sent + 1; j != p && s <= to->ch[j].sent;
+             s++, m++) {
+          t->rl_msgs[m] = (mlogi_rl_message){.sender = p,
+                                             .receiver = j,
+                                             .send_at = ev++,
+                                             .recv_at = MLOGI_RL_NOT_RECEIVED};
+          t->ssns[m] = s;
+        }
+    }
+  }
+}
+
+/* The messages of each channel in ssn order: message ssn s from i to j is
+ * msgs[first[i * n + j] + s - 1]. */
+typedef struct channel_index {
+  size_t *first; /* [n * n + 1] */
+  size_t *msgs;  /* [n_msgs] */
+} channel_index;
+
+static bool index_channels(const trace *t, channel_index *ci) {
+  uint64_t n = t->n_procs;
+  ci->first = calloc(n * n + 1, sizeof *ci->first);
+  ci->msgs = alloc_array(t->n_msgs, sizeof *ci->msgs);
+  if (ci->first == NULL || ci->msgs == NULL)
+    return false;
+  for (size_t m = 0; m < t->n_msgs; m++)
+    ci->first[t->rl_msgs[m].sender * n + t->rl_msgs[m].receiver + 1]++;
+  for (uint64_t c = 0; c < n * n; c++)
+    ci->first[c + 1] += ci->first[c];
+  for (size_t m = 0; m < t->n_msgs; m++) {
+    const mlogi_rl_message *rl = &t->rl_msgs[m];
+    ci->msgs[ci->first[rl->sender * n + rl->receiver] + t->ssns[m] - 1] = m;
+  }
+  return true;
+}
+
+/* Give each received message its receive event. Every receive has its send
+ * (check_receives). */
+static void add_receives(const group_logs *g, const channel_index *ci,
+                         trace *t) {
+  for (uint32_t p = 0; p < g->n; p++) {
+    const proc_log *pl = &g->proc[p];
+    for (size_t k = 1; k < pl->n_pos; k++) {
+      const position *from = &pl->pos[k - 1], *to = &pl->pos[k];
+      uint64_t ev =
+          interval_start(&t->procs[p], k) + between(from, to, g->n, p, true);
+      for (uint32_t i = 0; i < g->n; i++) {
+        size_t first = ci->first[(uint64_t)i * g->n + p];
+        for (uint64_t s = from->ch[i].received + 1;
+             i != p && s <= to->ch[i].received; s++)
+          t->rl_msgs[ci->msgs[first + s - 1]].recv_at = ev++;
+      }
+    }
+  }
+}
+
+/* The trace of the group, into *t. */
+static int build_trace(const group_logs *g, trace *t) {
+  int rc = lay_out(g, t);
+  if (rc != TOOL_OK)
+    return rc;
+  add_sends(g, t);
+  channel_index ci = {0};
+  if (index_channels(t, &ci))
+    add_receives(g, &ci, t);
+  else
+    rc = trace_out_of_memory(t);
+  free(ci.first);
+  free(ci.msgs);
+  return rc;
 }
 
 static int load_logs(const trace_source *src, trace *t) {
@@ -440,10 +539,8 @@ static int load_logs(const trace_source *src, trace *t) {
     rc = check_receives(&g);
   }
   t->path = LOGS_SOURCE;
-  if (rc == TOOL_OK) {
-    json_t *root = trace_document(&g);
-    rc = root != NULL ? trace_load_json(t, root) : trace_out_of_memory(t);
-  }
+  if (rc == TOOL_OK)
+    rc = build_trace(&g, t);
   group_free(&g);
   return rc;
 }
@@ -467,48 +564,34 @@ static bool parse_id(const char *name, size_t len, uint32_t n, uint32_t *id) {
   return v < n;
 }
 
-/* Add the process that name[0..len) gives to the list in names (at *at),
- * unless it is not one of the group or already named. */
-static int add_failed(const char *failed, const char *name, size_t len,
-                      uint32_t n, bool *named, char *names, size_t *at) {
+/* Mark the process that name[0..len) of the list `failed` gives, unless it
+ * is not one of the group or already marked. */
+static int mark_one(trace *t, const char *failed, const char *name,
+                    size_t len) {
   uint32_t id;
-  if (!parse_id(name, len, n, &id)) {
+  if (!parse_id(name, len, t->n_procs, &id)) {
     tool_error("--failed names an unknown process %.*s (the logs are of "
                "p0..p%u)",
-               (int)len, name, n - 1);
+               (int)len, name, t->n_procs - 1);
     return TOOL_UNREADABLE;
   }
-  if (named[id])
+  if (t->procs[id].failed)
     return tool_usage_error("bad --failed list '%s': process p%u named twice",
                             failed, id);
-  named[id] = true;
-  *at += (size_t)sprintf(names + *at, "%sp%u", *at > 0 ? "," : "", id);
+  t->procs[id].failed = true;
   return TOOL_OK;
 }
 
-/* The checked list `failed` with every process named "p<id>", into *out
- * (free it). */
-static int failed_names(const char *failed, uint32_t n, char **out) {
-  size_t count = 1, at = 0;
-  for (const char *c = failed; *c != '\0'; c++)
-    count += *c == ',';
-  char *names = malloc(count * sizeof ",p4294967295");
-  bool *named = calloc(n > 0 ? n : 1, sizeof *named);
-  int rc = names != NULL && named != NULL
-               ? TOOL_OK
-               : dir_error(LOGS_SOURCE, "out of memory");
+/* Mark the processes of the checked list `failed`, "p<id>" or "<id>". */
+static int mark_failed(trace *t, const char *failed) {
+  int rc = TOOL_OK;
   for (const char *s = failed; rc == TOOL_OK; s++) {
     size_t len = strcspn(s, ",");
-    rc = add_failed(failed, s, len, n, named, names, &at);
+    rc = mark_one(t, failed, s, len);
     s += len;
     if (*s == '\0')
       break;
   }
-  free(named);
-  if (rc != TOOL_OK)
-    free(names);
-  else
-    *out = names;
   return rc;
 }
 
@@ -528,18 +611,11 @@ int trace_source_check(const trace_source *src) {
 }
 
 int trace_source_load(const trace_source *src, const char *failed, trace *t) {
-  char *names = NULL;
-  int rc;
-  if (src->path != NULL) {
-    t->path = src->path;
-    rc = trace_load(t);
-  } else {
-    rc = load_logs(src, t);
-    if (rc == TOOL_OK && failed != NULL)
-      rc = failed_names(failed, t->n_procs, &names);
+  if (src->path == NULL) {
+    int rc = load_logs(src, t);
+    return rc == TOOL_OK && failed != NULL ? mark_failed(t, failed) : rc;
   }
-  if (rc == TOOL_OK && failed != NULL)
-    rc = trace_mark_failed(t, names != NULL ? names : failed);
-  free(names);
-  return rc;
+  t->path = src->path;
+  int rc = trace_load(t);
+  return rc == TOOL_OK && failed != NULL ? trace_mark_failed(t, failed) : rc;
 }

@@ -27,8 +27,9 @@ int trace_source_check(const trace_source *src);
  *
  * From log directories the trace has one process "p<id>" per process of
  * the group, checkpoints "p<id>.c<number>" (the log's numbers) and
- * messages "p<i>-p<j>#<ssn>"; `failed` may name processes "p<id>" or by
- * id alone. A process's end is the last COUNTS record of its current
+ * messages "p<i>-p<j>#<ssn>" (trace_msg_id), but no events listed
+ * (trace_list_events); `failed` may name processes "p<id>" or by id
+ * alone. A process's end is the last COUNTS record of its current
  * incarnation after its newest checkpoint, or else (a lower bound) that
  * checkpoint with its sent counts raised to what its peers' ends received
  * from it. Each log is opened read-only.

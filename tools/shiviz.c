@@ -133,8 +133,9 @@ static void put_event(FILE *f, const shiviz *s, uint32_t p,
     return;
   }
   const mlogi_rl_message *m = &t->rl_msgs[ev->index];
+  char buf[TRACE_ID_MAX];
   fputs(ev->kind == TRACE_SEND ? "send " : "recv ", f);
-  put_name(f, t->msgs[ev->index].id, false);
+  put_name(f, trace_msg_id(t, ev->index, buf), false);
   fputs(ev->kind == TRACE_SEND ? " to " : " from ", f);
   put_name(f, t->procs[ev->kind == TRACE_SEND ? m->receiver : m->sender].name,
            false);

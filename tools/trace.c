@@ -1,5 +1,6 @@
-/* trace.c - JSON traces for analyze and diagram: loading, validation (one
- * error line naming the event) and the recovery line after failures */
+/* trace.c - traces for analyze and diagram: loading JSON traces,
+ * validation (one error line naming the event), the recovery line after
+ * failures, message ids and events */
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -46,6 +47,8 @@ void trace_free(trace *t) {
   }
   free(t->procs);
   free(t->msgs);
+  free(t->ssns);
+  free(t->names);
   free(t->rl_msgs);
   json_decref(t->proc_index);
   json_decref(t->msg_index);
@@ -303,7 +306,7 @@ static int load_receive(trace *t, size_t i, uint32_t p, const char *id,
                        i, pr->name, id);
   trace_msg *msg = &t->msgs[m];
   mlogi_rl_message *rl = &t->rl_msgs[m];
-  if (msg->received)
+  if (rl->recv_at != MLOGI_RL_NOT_RECEIVED)
     return trace_error(t,
                        "event %zu (process %s): message \"%s\" is received "
                        "twice (first by event %zu)",
@@ -314,7 +317,6 @@ static int load_receive(trace *t, size_t i, uint32_t p, const char *id,
                        "%zu sends to %s",
                        i, pr->name, id, msg->send_event,
                        t->procs[rl->receiver].name);
-  msg->received = true;
   msg->recv_event = i;
   rl->recv_at = recv_at;
   pr->events[recv_at].index = (size_t)m;
@@ -357,11 +359,6 @@ static int load_root(trace *t) {
 int trace_load(trace *t) {
   int rc = load_json(t);
   return rc == TOOL_OK ? load_root(t) : rc;
-}
-
-int trace_load_json(trace *t, json_t *root) {
-  t->root = root;
-  return load_root(t);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -431,4 +428,72 @@ int trace_recovery_line(const trace *t, mlogi_rl_result *res) {
 
 const char *trace_position_name(const trace_proc *pr, uint64_t k) {
   return k == MLOGI_RL_END ? "end" : pr->ckpt_name[k];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Messages and events                                                      */
+
+const char *trace_msg_id(const trace *t, size_t m, char *buf) {
+  if (t->msgs != NULL)
+    return t->msgs[m].id;
+  const mlogi_rl_message *rl = &t->rl_msgs[m];
+  snprintf(buf, TRACE_ID_MAX, "%s-%s#%llu", t->procs[rl->sender].name,
+           t->procs[rl->receiver].name, (unsigned long long)t->ssns[m]);
+  return buf;
+}
+
+bool trace_msg_received(const trace *t, size_t m) {
+  return t->rl_msgs[m].recv_at != MLOGI_RL_NOT_RECEIVED;
+}
+
+/* Whether some process has a history but no events listed. */
+static bool events_missing(const trace *t) {
+  for (uint32_t p = 0; p < t->n_procs; p++)
+    if (t->procs[p].events == NULL && t->procs[p].n_events > 0)
+      return true;
+  return false;
+}
+
+/* Room for the events of every process (a trace built from logs has none
+ * listed), numbered process by process, with its checkpoints in place. */
+static int place_checkpoints(trace *t) {
+  size_t first = 0;
+  for (uint32_t p = 0; p < t->n_procs; p++) {
+    trace_proc *pr = &t->procs[p];
+    free(pr->events);
+    pr->events =
+        pr->n_events <= SIZE_MAX / sizeof *pr->events
+            ? malloc((pr->n_events > 0 ? pr->n_events : 1) * sizeof *pr->events)
+            : NULL;
+    if (pr->events == NULL)
+      return trace_out_of_memory(t);
+    pr->cap_events = pr->n_events;
+    for (uint64_t k = 0; k < pr->n_events; k++)
+      pr->events[k].event = first + k;
+    for (size_t c = 1; c < pr->n_ckpts; c++) {
+      trace_event *ev = &pr->events[pr->ckpt_at[c]];
+      ev->kind = TRACE_CHECKPOINT;
+      ev->index = c;
+    }
+    first += pr->n_events;
+  }
+  return TOOL_OK;
+}
+
+int trace_list_events(trace *t) {
+  if (!events_missing(t))
+    return TOOL_OK;
+  int rc = place_checkpoints(t);
+  for (size_t m = 0; rc == TOOL_OK && m < t->n_msgs; m++) {
+    const mlogi_rl_message *rl = &t->rl_msgs[m];
+    trace_event *send = &t->procs[rl->sender].events[rl->send_at];
+    send->kind = TRACE_SEND;
+    send->index = m;
+    if (rl->recv_at != MLOGI_RL_NOT_RECEIVED) {
+      trace_event *recv = &t->procs[rl->receiver].events[rl->recv_at];
+      recv->kind = TRACE_RECV;
+      recv->index = m;
+    }
+  }
+  return rc;
 }
