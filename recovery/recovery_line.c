@@ -104,8 +104,18 @@ static int by_send_event(const void *a, const void *b) {
   return (x->send_at > y->send_at) - (x->send_at < y->send_at);
 }
 
-/* Group the messages by sender (a counting sort), each group by send
- * event. */
+/* Whether list[0..n) is in send order already: a trace lists each
+ * process's sends in order, and the counting sort below keeps it, so the
+ * sort is mostly not needed (the check is linear, the sort is not). */
+static bool in_send_order(const sent_msg *list, size_t n) {
+  for (size_t i = 1; i < n; i++)
+    if (list[i].send_at < list[i - 1].send_at)
+      return false;
+  return true;
+}
+
+/* Group the messages by sender (a counting sort, which keeps their order),
+ * each group by send event. */
 static void sort_by_sender(propagation *pg, uint32_t n_procs, size_t n_msgs) {
   for (size_t i = 0; i < n_msgs; i++)
     pg->first_sent[pg->msgs[i].sender + 1]++;
@@ -117,10 +127,12 @@ static void sort_by_sender(propagation *pg, uint32_t n_procs, size_t n_msgs) {
     uint32_t s = pg->msgs[i].sender;
     pg->sent[pg->cursor[s]++] = (sent_msg){pg->msgs[i].send_at, i};
   }
-  for (uint32_t p = 0; p < n_procs; p++)
-    qsort(pg->sent + pg->first_sent[p],
-          pg->first_sent[p + 1] - pg->first_sent[p], sizeof *pg->sent,
-          by_send_event);
+  for (uint32_t p = 0; p < n_procs; p++) {
+    sent_msg *list = pg->sent + pg->first_sent[p];
+    size_t n = pg->first_sent[p + 1] - pg->first_sent[p];
+    if (!in_send_order(list, n))
+      qsort(list, n, sizeof *list, by_send_event);
+  }
 }
 
 static void enqueue(propagation *pg, uint32_t p) {
