@@ -69,7 +69,7 @@ void mlogi_opt_free(mlog_proc *p) {
 void mlogi_opt_reset(mlog_proc *p) {
   optimistic *o = p->opt;
   mlogi_opt_drop_held(p);
-  o->hold_since = o->hold_after = 0;
+  o->hold_since = o->hold_after = o->hold_backoff = 0;
   memset(o->dv, 0, p->n * sizeof *o->dv);
   o->head = o->count = o->unverified = 0;
   o->mhead = o->mcount = 0;

@@ -192,8 +192,10 @@ typedef struct optimistic {
    * frames wait here, in order, so that deliveries stop carrying the state
    * ahead of its commitment (under a steady stream it never would be, and
    * the log would never be collected). */
-  uint64_t hold_since; /* ms; 0: not holding */
-  uint64_t hold_after; /* ms: no holding before (after one gave up) */
+  uint64_t hold_since;   /* 1 + the ms it began; 0: not holding */
+  uint64_t hold_after;   /* ms: no holding before (after one gave up) */
+  uint64_t hold_backoff; /* holds' time before the next, after those that
+                            gave up in a row (0: none gave up) */
   heldframe *held_head, *held_tail;
   size_t held_n, held_bytes;
 } optimistic;

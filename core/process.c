@@ -13,6 +13,7 @@
 #define DEFAULT_FLUSH_MS 5
 #define HOLD_MAX_FRAMES 65536      /* held for a checkpoint, at most */
 #define HOLD_MAX_BYTES (64u << 20) /* ... and their bytes */
+#define HOLD_MAX_BACKOFF 64        /* holds' time between two, at most */
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
@@ -450,7 +451,11 @@ int mlog_checkpoint(mlog_proc *p) {
     return p ? mlogi_fail(&p->eb, MLOG_EINVAL, "checkpoint not allowed now")
              : MLOG_EINVAL;
   uint64_t count = 0;
-  return take_checkpoint(p, &count);
+  int rc = take_checkpoint(p, &count);
+  if (rc == MLOG_OK && p->opt) /* what a due checkpoint held goes on at the
+                                  next poll */
+    p->opt->hold_since = 0;
+  return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -482,20 +487,25 @@ static int persist_optimistic(mlog_proc *p) {
 /* Optimistic logging checkpoints a committed state only. While a due
  * checkpoint waits for that, data frames are held (status frames still
  * come in), for at most half a resend timeout, HOLD_MAX_FRAMES frames and
- * HOLD_MAX_BYTES; then deliveries go on for as long before the next try (a
- * peer down for long must not stop the process). */
+ * HOLD_MAX_BYTES. A hold that gives up lets deliveries go on for as long,
+ * twice as long after the next one that gives up, and so on up to
+ * HOLD_MAX_BACKOFF holds' time (a peer down for long costs the process
+ * little), until a checkpoint is taken. */
 static void hold_for_checkpoint(mlog_proc *p, bool wait_commit) {
   optimistic *o = p->opt;
   uint64_t now = mlogi_now_ms(p), most = p->cfg.retransmit_ms / 2;
   if (!wait_commit) {
-    o->hold_since = 0;
+    o->hold_since = o->hold_backoff = 0;
   } else if (o->hold_since == 0) {
     if (now >= o->hold_after)
-      o->hold_since = now ? now : 1;
-  } else if (now - o->hold_since >= most || o->held_n >= HOLD_MAX_FRAMES ||
+      o->hold_since = now + 1; /* 0 means not holding, also at time 0 */
+  } else if (now + 1 - o->hold_since >= most || o->held_n >= HOLD_MAX_FRAMES ||
              o->held_bytes >= HOLD_MAX_BYTES) {
     o->hold_since = 0;
-    o->hold_after = now + most;
+    o->hold_backoff = o->hold_backoff ? 2 * o->hold_backoff : 1;
+    if (o->hold_backoff > HOLD_MAX_BACKOFF)
+      o->hold_backoff = HOLD_MAX_BACKOFF;
+    o->hold_after = now + o->hold_backoff * most;
   }
 }
 
@@ -508,7 +518,9 @@ static int poll_once(mlog_proc *p, int timeout_ms, uint64_t *count) {
   bool busy = false; /* the cap stopped a loop that still found frames */
   for (int i = 0; i < MAX_COMMITS_PER_POLL; i++) {
     size_t frames;
-    bool pipelined = p->wait_head != NULL;
+    /* Deliveries waiting (pipelined, or frames released from a hold just
+     * now) must not wait for the first frame's timeout. */
+    bool pipelined = p->wait_head != NULL || p->dlv.n > 0;
     int rc = mlogi_receive(p, i == 0 && !pipelined ? timeout_ms : 0, &frames);
     if (rc == MLOG_OK)
       rc = roll_back_orphan(p);

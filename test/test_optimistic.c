@@ -940,36 +940,50 @@ static const mlog_app st_app = {
  * collected. Without holding, the state was never committed at the end of
  * a poll: no checkpoint was taken, the uncommitted deliveries piled up and
  * this test ran out of time. */
-Test(optimistic, checkpoints_keep_up_with_a_stream) {
+/* Open the streaming pair on a new sim into *sim, p, app and sub. */
+static void st_open(mlog_sim **sim, mlog_proc *p[2], streamer app[2],
+                    char sub[2][96]) {
   mlog_sim_options so = {
       .seed = 5, .procs = 2, .min_delay_ms = 1, .max_delay_ms = 1};
-  mlog_sim *sim;
-  cr_assert_eq(mlog_sim_create(&so, &sim), MLOG_OK);
-  streamer app[2] = {{.id = 0}, {.id = 1}};
-  mlog_proc *p[2];
-  char sub[2][96];
+  cr_assert_eq(mlog_sim_create(&so, sim), MLOG_OK);
   for (uint32_t i = 0; i < 2; i++) {
-    snprintf(sub[i], sizeof sub[i], "%s/s%u", dir, i);
+    app[i] = (streamer){.id = i};
+    snprintf(sub[i], 96, "%s/s%u", dir, i);
     mlog_proc_config cfg = {.dirpath = sub[i],
                             .id = i,
                             .group_size = 2,
                             .protocol = "optimistic-receiver",
                             .transport = &mlog_sim_ops,
-                            .transport_config = sim,
+                            .transport_config = *sim,
                             .ckpt_every_deliveries = STREAM_CKPT};
     cr_assert_eq(mlog_proc_open(&cfg, &st_app, &app[i], &p[i]), MLOG_OK, "%s",
                  mlog_proc_errmsg(NULL));
   }
   for (int c = 0; c < STREAM_CREDITS; c++)
     cr_assert_eq(mlog_send(p[1], 0, "c", 1), MLOG_OK);
-  for (int t = 0; t < 4000 && app[1].count < 16 * STREAM_CKPT * 4; t++) {
-    mlog_sim_advance(sim, 1);
-    uint32_t dst;
-    while (mlog_sim_step(sim, &dst) == MLOG_OK)
+}
+
+/* One ms of the stream: what is due moves, both poll (NULL: down). */
+static void st_tick(mlog_sim *sim, mlog_proc *p[2]) {
+  mlog_sim_advance(sim, 1);
+  uint32_t dst;
+  while (mlog_sim_step(sim, &dst) == MLOG_OK)
+    if (p[dst] != NULL)
       cr_assert_geq(mlog_proc_poll(p[dst], 0), 0, "%s",
                     mlog_proc_errmsg(p[dst]));
-    for (uint32_t i = 0; i < 2; i++)
+  for (uint32_t i = 0; i < 2; i++)
+    if (p[i] != NULL)
       cr_assert_geq(mlog_proc_poll(p[i], 0), 0, "%s", mlog_proc_errmsg(p[i]));
+}
+
+Test(optimistic, checkpoints_keep_up_with_a_stream) {
+  mlog_sim *sim;
+  streamer app[2];
+  mlog_proc *p[2];
+  char sub[2][96];
+  st_open(&sim, p, app, sub);
+  for (int t = 0; t < 4000 && app[1].count < 16 * STREAM_CKPT * 4; t++) {
+    st_tick(sim, p);
     if (t % 8 == 0)
       usleep(1000); /* let the flusher threads persist (real time) */
   }
@@ -991,5 +1005,33 @@ Test(optimistic, checkpoints_keep_up_with_a_stream) {
                (unsigned long long)info.records,
                (unsigned long long)st.delivered);
   mlog_log_close(log);
+  mlog_sim_destroy(sim);
+}
+
+/* A sender that stops in the middle of the stream never announces its last
+ * states stable: the receiver's due checkpoint cannot be taken. Its hold
+ * gives up after half a resend timeout and every message the sender sent
+ * is delivered all the same. */
+Test(optimistic, a_hold_that_cannot_end_gives_up) {
+  mlog_sim *sim;
+  streamer app[2];
+  mlog_proc *p[2];
+  char sub[2][96];
+  st_open(&sim, p, app, sub);
+  bool held = false;
+  for (int t = 0; t < 4000 && !held; t++) {
+    st_tick(sim, p);
+    held = p[1]->opt->held_n > 0;
+  }
+  cr_assert(held, "the receiver held frames for a checkpoint");
+  uint64_t sent = app[0].count * STREAM_BURST;
+  mlog_proc_close(p[0]); /* no status from it any more */
+  p[0] = NULL;
+  for (int t = 0; t < 500; t++)
+    st_tick(sim, p);
+  cr_assert_eq(app[1].count, sent, "delivered %llu of the %llu sent",
+               (unsigned long long)app[1].count, (unsigned long long)sent);
+  cr_assert_eq(p[1]->opt->held_n, 0u, "nothing is held for good");
+  mlog_proc_close(p[1]);
   mlog_sim_destroy(sim);
 }
