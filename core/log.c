@@ -1,5 +1,6 @@
 /* log.c - the hash-chained event log of one process, on the store */
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -548,10 +549,15 @@ static unsigned checkers(void) {
 }
 
 /* Start the checker threads of a full chunk. A slice whose thread cannot
- * start keeps its verdicts unknown: the walk checks them in order. */
+ * start keeps its verdicts unknown: the walk checks them in order. The
+ * threads block every signal: the application's handlers run on its own
+ * threads, as they did before the library started any. */
 static void chunk_check(chunk *c, const mlog_key *key) {
   c->key = key;
   c->n_sl = checkers();
+  sigset_t all, old;
+  sigfillset(&all);
+  bool masked = pthread_sigmask(SIG_SETMASK, &all, &old) == 0;
   for (unsigned k = 0; k < c->n_sl; k++) {
     slice *sl = &c->sl[k];
     *sl = (slice){
@@ -560,6 +566,8 @@ static void chunk_check(chunk *c, const mlog_key *key) {
     if (!sl->running)
       memset(c->verdict + sl->from, -1, sl->to - sl->from);
   }
+  if (masked)
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void chunk_wait(chunk *c) {

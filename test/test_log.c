@@ -1033,7 +1033,8 @@ Test(log, long_log_tamper_anywhere_in_a_chunk) {
 
 Test(log, long_log_deleted_swapped_and_torn_records) {
   make_tamper_log_of(TAMPER_LONG_N);
-  tamper(4097, NULL, 0); /* the first record of the second chunk */
+  tamper(4097, NULL,
+         0); /* the first of a chunk's second slice (2 processors) */
   expect_finding(MLOG_ECHAIN, 4098, "broken chain");
   tu_rmtree(dir);
   setup();
