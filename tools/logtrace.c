@@ -359,6 +359,12 @@ static int check_receives(const group_logs *g) {
  * 32 after) plus the positions' counts.
  */
 
+/* The most messages a trace built from logs takes in all (about 40 bytes
+ * each while building): counts are read from logs, so a damaged or forged
+ * count must get an error, not an allocation the system may grant and then
+ * kill the process for. */
+#define MAX_TRACE_MESSAGES ((uint64_t)1 << 28)
+
 /* An array of n items of `size` bytes (NULL when out of memory, or when
  * its size does not fit a size_t). */
 static void *alloc_array(uint64_t n, size_t size) {
@@ -423,6 +429,12 @@ static int lay_out(const group_logs *g, trace *t) {
            (pl->n_pos - 2) * sizeof "p4294967295.c18446744073709551615";
     n_msgs += between(&pl->pos[0], &pl->pos[pl->n_pos - 1], g->n, p, true);
   }
+  if (n_msgs > MAX_TRACE_MESSAGES)
+    return trace_error(t,
+                       "the logs count %llu messages, more than the %llu a "
+                       "trace takes",
+                       (unsigned long long)n_msgs,
+                       (unsigned long long)MAX_TRACE_MESSAGES);
   t->names = malloc(len);
   t->procs = calloc(g->n, sizeof *t->procs);
   t->rl_msgs = alloc_array(n_msgs, sizeof *t->rl_msgs);
