@@ -124,6 +124,9 @@ tsan-test: deps-asan
 
 bench: deps-bench
 	@echo "==> bench: release build, then bench/run.sh ($(BENCH_MODE))"
+	@# Configure again: CMake finds the peers (MLOG_BENCH_WITH_*=AUTO) only
+	@# when it configures, and deps-bench may just have installed them.
+	@rm -f build/release/.mlog-configured
 	@$(call configure,release)
 	cmake --build --preset release -j$(JOBS)
 	bash bench/run.sh build/release $(BENCH_MODE)

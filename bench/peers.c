@@ -83,8 +83,20 @@ static int sqlite_open(bench_peer *p, const char *dirpath, char *err,
                       NULL) != SQLITE_OK)
     return p->sql ? sql_fail(p, path, err, errlen)
                   : fail(err, errlen, "sqlite: %s: out of memory", path);
+  /* journal_mode answers the mode it kept: a file system without shared
+   * memory keeps the rollback journal, and the row would be mislabelled. */
+  sqlite3_stmt *mode = NULL;
+  const unsigned char *kept = NULL;
+  if (sqlite3_prepare_v2(p->sql, "PRAGMA journal_mode=WAL", -1, &mode, NULL) ==
+          SQLITE_OK &&
+      sqlite3_step(mode) == SQLITE_ROW)
+    kept = sqlite3_column_text(mode, 0);
+  bool wal = kept != NULL && sqlite3_stricmp((const char *)kept, "wal") == 0;
+  sqlite3_finalize(mode);
+  if (!wal)
+    return fail(err, errlen, "sqlite: %s: WAL journal mode refused", path);
   static const char setup[] =
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "PRAGMA synchronous=FULL;"
       "CREATE TABLE log(seq INTEGER PRIMARY KEY, rec BLOB NOT NULL);";
   if (sqlite3_exec(p->sql, setup, NULL, NULL, NULL) != SQLITE_OK)
     return sql_fail(p, "set-up", err, errlen);
