@@ -409,6 +409,7 @@ uint64_t mlog_log_next_lsn(const mlog_log *log) {
 #define CHUNK_RECORDS 8192u
 #define AHEAD_MIN_RECORDS (2 * CHUNK_RECORDS) /* shorter walks: one thread */
 #define MAX_CHECKERS 4
+#define RELEASE_GAP 4096 /* values this close are released as one run */
 
 typedef struct entry {
   const void *key, *val;
@@ -590,16 +591,23 @@ static int walk_chunk(walk *w, const chunk *c) {
 }
 
 /* Let the pages of a walked chunk's values go (verify's memory stays flat
- * however long the log). */
+ * however long the log), a run of adjacent ones at a time: a log that was
+ * collected and written again is not laid out in lsn order in its file. */
 static void release_chunk(walk *w, const chunk *c) {
-  const uint8_t *lo = NULL, *hi = NULL;
-  for (size_t i = 0; i < c->n; i++) {
-    const uint8_t *a = c->e[i].val, *b = a + c->e[i].vlen;
-    lo = lo == NULL || a < lo ? a : lo;
-    hi = hi == NULL || b > hi ? b : hi;
+  uintptr_t lo = 0, hi = 0; /* the run so far; lo 0: none */
+  for (size_t i = 0; i <= c->n; i++) {
+    uintptr_t a = i < c->n ? (uintptr_t)c->e[i].val : 0;
+    uintptr_t b = a + (i < c->n ? c->e[i].vlen : 0);
+    if (a != 0 && lo != 0 && a <= hi + RELEASE_GAP && b + RELEASE_GAP >= lo) {
+      lo = a < lo ? a : lo;
+      hi = b > hi ? b : hi;
+      continue;
+    }
+    if (lo != 0)
+      mlogi_view_release(w->v, (const void *)lo, (const void *)hi);
+    lo = a;
+    hi = b;
   }
-  if (lo != NULL)
-    mlogi_view_release(w->v, lo, hi);
 }
 
 /* Hand the full chunk to the checker threads (its first entry chains over
