@@ -56,7 +56,7 @@ if [ -n "${MLOG_BENCH_DIR:-}" ]; then
 fi
 
 results=$build_dir/bench-results.json
-rm -f "$build_dir"/bench-*.json
+rm -f "$build_dir"/bench-*.json "$build_dir"/bench-*.txt
 jsons=()
 failed=()
 timings=()
@@ -65,7 +65,8 @@ for exe in "${benches[@]}"; do
   out=$build_dir/bench-${name#bench_}.json
   echo "==> $name --$mode"
   start=$SECONDS
-  if "$exe" "--$mode" --json "$out" "${extra[@]}" && [ -s "$out" ]; then
+  if "$exe" "--$mode" --json "$out" "${extra[@]}" |
+    tee "$build_dir/bench-${name#bench_}.txt" && [ -s "$out" ]; then
     jsons+=("$out")
   else
     echo "bench: $name failed" >&2
@@ -125,6 +126,17 @@ if ! merge "${jsons[@]}" >"$results.tmp"; then
   exit 1
 fi
 mv "$results.tmp" "$results"
+# The verdicts on the targets that the benchmarks printed, together.
+echo
+echo "Targets and verdicts (each benchmark's tables above; all figures in" \
+  "$results):"
+for exe in "${benches[@]}"; do
+  name=$(basename "$exe")
+  grep -E '\b(met|MISSED)\b|^  [a-z_ 0-9]+: (bounded|GROWS)' \
+    "$build_dir/bench-${name#bench_}.txt" 2>/dev/null |
+    sed "s/^ */  $name: /" || true
+done
+echo
 echo "bench: ${#jsons[@]} of ${#benches[@]} benchmark(s) ran ($(
   IFS=,
   echo "${timings[*]}" | sed 's/,/, /g'
