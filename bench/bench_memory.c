@@ -391,9 +391,8 @@ static const mlog_transport_ops sock_ops = {
 /* The application                                                          */
 
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   uint32_t id;
-  uint64_t count; /* deliveries */
-  uint8_t fold;   /* the "work": a fold of the last byte of each message */
   const uint8_t *payload;
 } node;
 
@@ -403,11 +402,9 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
                         size_t len) {
   node *nd = arg;
   (void)src;
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
   if (nd->id == RECEIVER) {
-    if (nd->count % CREDIT != 0)
+    if (nd->st.count % CREDIT != 0)
       return 0;
     uint8_t c[8];
     bench_put_le64(c, CREDIT);
@@ -423,20 +420,10 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   return 0;
 }
 
-static int node_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  return bench_fold_snapshot(nd->count, nd->fold, out);
-}
-
-static int node_restore(void *arg, const void *state, size_t len) {
-  node *nd = arg;
-  return bench_fold_restore(&nd->count, &nd->fold, state, len);
-}
-
 static const mlog_app node_app = {
     .deliver = node_deliver,
-    .snapshot = node_snapshot,
-    .restore = node_restore,
+    .snapshot = bench_fold_snapshot,
+    .restore = bench_fold_restore,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -572,7 +559,7 @@ static int run_sim_load(const load_cfg *lc, os_report *r) {
   while (status == 0 && !bench_interrupted) {
     t = bench_now() - t0;
     if (t >= next || t >= lc->secs) {
-      status = take_sample(r, t, mem[RECEIVER].nd.count, members, 2);
+      status = take_sample(r, t, mem[RECEIVER].nd.st.count, members, 2);
       next += lc->interval;
     }
     if (status != 0 || t >= lc->secs)
@@ -615,7 +602,7 @@ static int run_os_member(const load_cfg *lc, uint32_t id, int fd,
   while (status == 0 && !bench_interrupted && !*lc->stop) {
     t = bench_now() - t0;
     if (t >= next) {
-      status = take_sample(r, t, m.nd.count, members, 1);
+      status = take_sample(r, t, m.nd.st.count, members, 1);
       next += lc->interval;
     }
     if (status == 0)
@@ -623,7 +610,7 @@ static int run_os_member(const load_cfg *lc, uint32_t id, int fd,
   }
   t = bench_now() - t0;
   if (status == 0)
-    status = take_sample(r, t, m.nd.count, members, 1);
+    status = take_sample(r, t, m.nd.st.count, members, 1);
   r->secs = t;
   close_member(&m, r);
   if (read_mem(0, &r->last) != 0 && status == 0)

@@ -323,10 +323,9 @@ static double cpu_secs(clockid_t id) {
 struct flow;
 
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   struct flow *fl;
   uint32_t id;
-  uint64_t count;   /* deliveries */
-  uint8_t fold;     /* the work: a fold of the last byte of each message */
   uint64_t outputs; /* outputs asked for (the last seq) */
 } node;
 
@@ -377,9 +376,7 @@ static int ffail(flow *fl, const char *fmt, ...) {
 /* The handler's work, shared by mlog's handler and no_logging. */
 __attribute__((noinline)) static void app_work(node *nd, const void *msg,
                                                size_t len) {
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
 }
 
 static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
@@ -399,15 +396,15 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
     return 0;
   }
   app_work(nd, msg, len);
-  if (fl->output_every && nd->count % fl->output_every == 0) {
+  if (fl->output_every && nd->st.count % fl->output_every == 0) {
     uint64_t seq = ++nd->outputs;
     fl->ring[seq & (RING_SIZE - 1)] =
         (out_stamp){.seq = seq, .at = bench_now(), .timed = fl->timing};
-    int rc = mlog_output(p, &nd->count, sizeof nd->count);
+    int rc = mlog_output(p, &nd->st.count, sizeof nd->st.count);
     if (rc != MLOG_OK)
       return rc;
   }
-  if (nd->count % fl->credit != 0)
+  if (nd->st.count % fl->credit != 0)
     return 0;
   uint8_t c[8];
   bench_put_le64(c, fl->credit);
@@ -430,20 +427,10 @@ static void node_output(void *arg, uint64_t seq, const void *buf, size_t len) {
     fl->net.q[SENDER].gate++;
 }
 
-static int node_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  return bench_fold_snapshot(nd->count, nd->fold, out);
-}
-
-static int node_restore(void *arg, const void *state, size_t len) {
-  node *nd = arg;
-  return bench_fold_restore(&nd->count, &nd->fold, state, len);
-}
-
 static const mlog_app node_app = {
     .deliver = node_deliver,
-    .snapshot = node_snapshot,
-    .restore = node_restore,
+    .snapshot = bench_fold_snapshot,
+    .restore = bench_fold_restore,
     .output = node_output,
 };
 
@@ -813,7 +800,7 @@ static int run_nolog(bench *bn, flow *fl, size_t b, sample *out) {
         break;
       app_work(&nd, (const uint8_t *)f + hdr, len - hdr);
       n++;
-      if (nd.count % fl->credit == 0 &&
+      if (nd.st.count % fl->credit == 0 &&
           pipe_ops.send(&ep[RECEIVER], SENDER, cframe, clen) != MLOG_OK) {
         rc = ffail(fl, "out of memory");
         break;

@@ -342,10 +342,9 @@ struct pair;
 
 /* One process's application state. */
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   struct pair *pr;
   uint32_t id;
-  uint64_t count; /* deliveries */
-  uint8_t fold;   /* the "work": a fold of the last byte of each message */
 } node;
 
 /* The two processes of one measurement and what drives them. */
@@ -387,9 +386,7 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   node *nd = arg;
   pair *pr = nd->pr;
   (void)src;
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
   if (pr->sc == S_PINGPONG) {
     double now = bench_now();
     if (pr->timing && bench_lat_add(pr->lat, now - pr->sent_at) != 0)
@@ -399,7 +396,7 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
                      pr->payload_len);
   }
   if (nd->id == RECEIVER) {
-    if (nd->count % pr->credit != 0)
+    if (nd->st.count % pr->credit != 0)
       return 0;
     uint8_t c[8];
     bench_put_le64(c, pr->credit);
@@ -415,20 +412,10 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   return 0;
 }
 
-static int node_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  return bench_fold_snapshot(nd->count, nd->fold, out);
-}
-
-static int node_restore(void *arg, const void *state, size_t len) {
-  node *nd = arg;
-  return bench_fold_restore(&nd->count, &nd->fold, state, len);
-}
-
 static const mlog_app node_app = {
     .deliver = node_deliver,
-    .snapshot = node_snapshot,
-    .restore = node_restore,
+    .snapshot = bench_fold_snapshot,
+    .restore = bench_fold_restore,
 };
 
 /* ------------------------------------------------------------------------ */

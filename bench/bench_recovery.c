@@ -214,9 +214,8 @@ struct flow;
 /* One process's state: the fold of bench_fold_snapshot, and in part 4 an
  * opaque state of state_len bytes that snapshots carry after it. */
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   uint32_t id;
-  uint64_t count;
-  uint8_t fold;
   uint8_t *state;
   size_t state_len, state_cap;
   struct flow *fl; /* part 3: the credits; NULL: a plain handler */
@@ -233,14 +232,12 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
                         size_t len) {
   node *nd = arg;
   (void)src;
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
   flow *fl = nd->fl;
   if (fl == NULL)
     return 0;
   if (nd->id == RECEIVER) { /* a credit per CREDIT deliveries */
-    if (nd->count % CREDIT != 0)
+    if (nd->st.count % CREDIT != 0)
       return 0;
     uint8_t c[8];
     bench_put_le64(c, CREDIT);
@@ -258,8 +255,8 @@ static int node_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
 }
 
 static int node_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  int rc = bench_fold_snapshot(nd->count, nd->fold, out);
+  node *nd = arg;
+  int rc = bench_fold_snapshot(&nd->st, out);
   if (rc == MLOG_OK && nd->state_len > 0)
     rc = mlog_buf_append(out, nd->state, nd->state_len);
   return rc;
@@ -269,8 +266,8 @@ static int node_snapshot(void *arg, mlog_buf *out) {
 static int node_restore(void *arg, const void *state, size_t len) {
   node *nd = arg;
   if (state == NULL || len < 9)
-    return bench_fold_restore(&nd->count, &nd->fold, state, len);
-  if (bench_fold_restore(&nd->count, &nd->fold, state, 9) != 0)
+    return bench_fold_restore(&nd->st, state, len);
+  if (bench_fold_restore(&nd->st, state, 9) != 0)
     return -1;
   size_t rest = len - 9;
   if (rest > nd->state_cap) {
@@ -426,8 +423,7 @@ static int recover_once(bench *bn, const char *dirpath, uint64_t expect,
                           .transport_config = sim,
                           .retransmit_ms = RETRANSMIT_MS};
   nd->id = RECEIVER;
-  nd->count = 0;
-  nd->fold = 0;
+  nd->st = (bench_fold){0};
   nd->fl = NULL;
   mlog_proc *p;
   span_begin(t);
@@ -442,11 +438,11 @@ static int recover_once(bench *bn, const char *dirpath, uint64_t expect,
   mlog_proc_get_stats(p, st);
   mlog_proc_close(p);
   mlog_sim_destroy(sim);
-  if (!st->recovered || nd->count != expect)
+  if (!st->recovered || nd->st.count != expect)
     return fail(bn,
                 "recovering %s: the state counts %llu deliveries (%llu "
                 "replayed), the log %llu",
-                dirpath, (unsigned long long)nd->count,
+                dirpath, (unsigned long long)nd->st.count,
                 (unsigned long long)st->replayed, (unsigned long long)expect);
   return 0;
 }
@@ -1093,7 +1089,7 @@ static int drive(bench *bn, const char *dirpath, uint64_t n, uint64_t every,
                   mlog_proc_errmsg(pr.p[RECEIVER]));
   uint64_t last = 0;
   int stalls = 0;
-  while (status == 0 && pr.app[RECEIVER].count < n && !bench_interrupted) {
+  while (status == 0 && pr.app[RECEIVER].st.count < n && !bench_interrupted) {
     uint32_t dst;
     while ((rc = mlog_sim_step(pr.sim, &dst)) == MLOG_OK)
       ;
@@ -1105,8 +1101,8 @@ static int drive(bench *bn, const char *dirpath, uint64_t n, uint64_t every,
       status = -1;
       break;
     }
-    if (pr.app[RECEIVER].count > last) {
-      last = pr.app[RECEIVER].count;
+    if (pr.app[RECEIVER].st.count > last) {
+      last = pr.app[RECEIVER].st.count;
       stalls = 0;
     } else if (++stalls > MAX_STALLS) {
       status = fail(bn, "the pair stalled at %llu of %llu deliveries",
@@ -1116,11 +1112,11 @@ static int drive(bench *bn, const char *dirpath, uint64_t n, uint64_t every,
     }
   }
   *secs = bench_now() - t0;
-  if (status == 0 && pr.app[RECEIVER].count != n)
+  if (status == 0 && pr.app[RECEIVER].st.count != n)
     status = bench_interrupted
                  ? fail(bn, "interrupted")
                  : fail(bn, "the receiver delivered %llu, not %llu",
-                        (unsigned long long)pr.app[RECEIVER].count,
+                        (unsigned long long)pr.app[RECEIVER].st.count,
                         (unsigned long long)n);
   pair_close(&pr);
   for (uint32_t id = 0; id < GROUP && status == 0; id++) {

@@ -262,12 +262,11 @@ typedef struct run run;
 
 /* One process's application state (and, without logging, its endpoint). */
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   run *rn;
   uint32_t id;
-  mlog_proc *p;   /* NULL: no logging */
-  void *ep;       /* no logging: its count_ops endpoint */
-  uint64_t count; /* deliveries */
-  uint8_t fold;   /* the "work": a fold of the last byte of each message */
+  mlog_proc *p; /* NULL: no logging */
+  void *ep;     /* no logging: its count_ops endpoint */
   uint8_t frame[MLOGI_FRAME_HEADER + MAX_PAYLOAD]; /* no logging: a send */
 } node;
 
@@ -317,9 +316,7 @@ static int node_send(node *nd, mlog_proc *p, uint32_t dst, const void *msg,
 static int node_on_message(node *nd, mlog_proc *p, const void *msg,
                            size_t len) {
   run *rn = nd->rn;
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
   if (rn->sc == S_PINGPONG) {
     if (nd->id == SENDER) {
       double now = bench_now();
@@ -332,7 +329,7 @@ static int node_on_message(node *nd, mlog_proc *p, const void *msg,
                      rn->payload_len);
   }
   if (nd->id == RECEIVER) {
-    if (nd->count % rn->credit != 0)
+    if (nd->st.count % rn->credit != 0)
       return 0;
     uint8_t c[8];
     bench_put_le64(c, rn->credit);
@@ -354,20 +351,10 @@ static int app_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   return node_on_message(arg, p, msg, len);
 }
 
-static int app_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  return bench_fold_snapshot(nd->count, nd->fold, out);
-}
-
-static int app_restore(void *arg, const void *state, size_t len) {
-  node *nd = arg;
-  return bench_fold_restore(&nd->count, &nd->fold, state, len);
-}
-
 static const mlog_app node_app = {
     .deliver = app_deliver,
-    .snapshot = app_snapshot,
-    .restore = app_restore,
+    .snapshot = bench_fold_snapshot,
+    .restore = bench_fold_restore,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -532,7 +519,7 @@ typedef struct bench {
 static bool warmed_up(const run *rn) {
   return rn->sc == S_PINGPONG
              ? rn->round_trips >= WARMUP_ROUND_TRIPS
-             : rn->nd[RECEIVER].count >= WARMUP_WINDOWS * rn->window;
+             : rn->nd[RECEIVER].st.count >= WARMUP_WINDOWS * rn->window;
 }
 
 /* The loop of both scenarios: move every frame in flight, poll the
@@ -546,14 +533,15 @@ static int drive(const bench *bn, run *rn, extra *ex) {
   int rc = 0;
   while (!bench_interrupted) {
     if (rn->timing) {
-      uint64_t n = rn->sc == S_PINGPONG ? rn->lat->n
-                                        : rn->nd[RECEIVER].count - base_count;
+      uint64_t n = rn->sc == S_PINGPONG
+                       ? rn->lat->n
+                       : rn->nd[RECEIVER].st.count - base_count;
       if (bench_budget_spent(&bn->b, bench_now() - t_start, n, wall0))
         break;
     } else if (warmed_up(rn)) {
       rn->timing = true;
       base = cnt;
-      base_count = rn->nd[RECEIVER].count;
+      base_count = rn->nd[RECEIVER].st.count;
       t_start = bench_now();
     } else if (bench_now() - wall0 > 4 * bn->b.max_secs + 5) {
       return pfail(rn, "no progress during the warm-up");
@@ -582,8 +570,8 @@ static int drive(const bench *bn, run *rn, extra *ex) {
     ex->poll_secs[id] = rn->poll_secs[id];
     ex->polls[id] = rn->polls[id];
   }
-  ex->messages =
-      rn->sc == S_PINGPONG ? rn->lat->n : rn->nd[RECEIVER].count - base_count;
+  ex->messages = rn->sc == S_PINGPONG ? rn->lat->n
+                                      : rn->nd[RECEIVER].st.count - base_count;
   return 0;
 }
 

@@ -216,11 +216,10 @@ typedef struct report {
 
 /* One process of the pair. */
 typedef struct node {
+  bench_fold st; /* first: the state, bench_fold_snapshot/restore's */
   const job *jb;
   mlog_proc *p;            /* mlog; NULL: raw ZeroMQ */
   void *ctx, *pull, *push; /* raw ZeroMQ */
-  uint64_t count;          /* deliveries: the application state, with fold */
-  uint8_t fold;
   /* Measurement only, never in the state: */
   bench_lat lat; /* pingpong: timed round trips */
   uint64_t round_trips;
@@ -284,7 +283,7 @@ static int on_pong(node *nd, mlog_proc *p) {
  * The clock is read only where it is needed, not per message. */
 static int on_data(node *nd, mlog_proc *p) {
   const job *jb = nd->jb;
-  uint64_t c = nd->count;
+  uint64_t c = nd->st.count;
   if (!nd->timing && c >= jb->window) {
     nd->timing = true;
     nd->t0 = bench_now();
@@ -336,9 +335,7 @@ static int on_credit(node *nd, mlog_proc *p, const void *msg, size_t len) {
 
 /* The handler: count, fold a byte, then play the role. */
 static int on_message(node *nd, mlog_proc *p, const void *msg, size_t len) {
-  nd->count++;
-  if (len > 0)
-    nd->fold ^= ((const uint8_t *)msg)[len - 1];
+  bench_fold_add(&nd->st, msg, len);
   if (nd->jb->sc == S_PINGPONG)
     return nd->jb->id == PINGER
                ? on_pong(nd, p)
@@ -352,20 +349,10 @@ static int app_deliver(void *arg, mlog_proc *p, uint32_t src, const void *msg,
   return on_message(arg, p, msg, len);
 }
 
-static int app_snapshot(void *arg, mlog_buf *out) {
-  const node *nd = arg;
-  return bench_fold_snapshot(nd->count, nd->fold, out);
-}
-
-static int app_restore(void *arg, const void *state, size_t len) {
-  node *nd = arg;
-  return bench_fold_restore(&nd->count, &nd->fold, state, len);
-}
-
 static const mlog_app node_app = {
     .deliver = app_deliver,
-    .snapshot = app_snapshot,
-    .restore = app_restore,
+    .snapshot = bench_fold_snapshot,
+    .restore = bench_fold_restore,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -529,7 +516,7 @@ static bool result_ready(node *nd) {
     return true;
   mlog_proc_stats st;
   mlog_proc_get_stats(nd->p, &st);
-  return st.committed_rsn >= nd->count;
+  return st.committed_rsn >= nd->st.count;
 }
 
 static void fill_stats(const node *nd, report *r) {
@@ -544,8 +531,9 @@ static void fill_stats(const node *nd, report *r) {
 static report result_of(node *nd) {
   report r = {.kind = R_RESULT,
               .secs = nd->t_end - nd->t0,
-              .count = nd->count,
-              .n = nd->jb->sc == S_PINGPONG ? nd->lat.n : nd->count - nd->base};
+              .count = nd->st.count,
+              .n = nd->jb->sc == S_PINGPONG ? nd->lat.n
+                                            : nd->st.count - nd->base};
   if (nd->jb->sc == S_PINGPONG)
     bench_lat_summary(&nd->lat, &r.p50_us, &r.p99_us, &r.max_us);
   fill_stats(nd, &r);
@@ -585,7 +573,7 @@ static int child_recover(node *nd, int wfd, char *err, size_t errlen) {
               .secs = t1 - t0,
               .secs2 = bench_now() - t0,
               .n = st.replayed,
-              .count = nd->count};
+              .count = nd->st.count};
   fill_stats(nd, &r);
   put_report(wfd, &r);
   return 0;
@@ -634,7 +622,7 @@ static void child_main(const job *jb, int wfd, int rfd, bool seeder) {
       rc = child_run(&nd, wfd, rfd, seeder, err, sizeof err);
   }
   if (rc == 0) {
-    report fin = {.kind = R_FINAL, .count = nd.count};
+    report fin = {.kind = R_FINAL, .count = nd.st.count};
     fill_stats(&nd, &fin);
     put_report(wfd, &fin);
   } else {

@@ -576,23 +576,29 @@ uint64_t bench_get_le64(const uint8_t *p) {
   return v;
 }
 
-int bench_fold_snapshot(uint64_t count, uint8_t fold, mlog_buf *out) {
+void bench_fold_add(bench_fold *f, const void *msg, size_t len) {
+  f->count++;
+  if (len > 0)
+    f->fold ^= ((const uint8_t *)msg)[len - 1];
+}
+
+int bench_fold_snapshot(void *arg, mlog_buf *out) {
+  const bench_fold *f = arg;
   uint8_t s[9];
-  bench_put_le64(s, count);
-  s[8] = fold;
+  bench_put_le64(s, f->count);
+  s[8] = f->fold;
   return mlog_buf_append(out, s, sizeof s);
 }
 
-int bench_fold_restore(uint64_t *count, uint8_t *fold, const void *state,
-                       size_t len) {
+int bench_fold_restore(void *arg, const void *state, size_t len) {
+  bench_fold *f = arg;
   if (state == NULL) {
-    *count = 0;
-    *fold = 0;
+    *f = (bench_fold){0};
     return 0;
   }
   if (len != 9)
     return -1;
-  *count = bench_get_le64(state);
-  *fold = ((const uint8_t *)state)[8];
+  f->count = bench_get_le64(state);
+  f->fold = ((const uint8_t *)state)[8];
   return 0;
 }

@@ -202,8 +202,7 @@ int bench_parse_list(const char *list, const char *const *names, int n,
 
 /* A decimal count in [lo, hi] into *out. Returns 0, or -1 when val is not
  * one (signs, trailing characters, out of range). */
-int bench_parse_count(const char *val, uint64_t lo, uint64_t hi,
-                      uint64_t *out);
+int bench_parse_count(const char *val, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* a / b, 0 when b is 0. */
 double bench_per(uint64_t a, uint64_t b);
@@ -213,11 +212,19 @@ void bench_put_le64(uint8_t *p, uint64_t v);
 uint64_t bench_get_le64(const uint8_t *p);
 
 /* The benchmark applications' state: how many messages they delivered and
- * a byte they fold every message into. Snapshot and restore for their
- * mlog_app callbacks (9 bytes; NULL state: the initial one). */
-int bench_fold_snapshot(uint64_t count, uint8_t fold, mlog_buf *out);
-int bench_fold_restore(uint64_t *count, uint8_t *fold, const void *state,
-                       size_t len);
+ * a byte they fold every message into (the "work"). */
+typedef struct bench_fold {
+  uint64_t count;
+  uint8_t fold;
+} bench_fold;
+
+/* One delivery of msg[0..len): counted, its last byte folded in. */
+void bench_fold_add(bench_fold *f, const void *msg, size_t len);
+
+/* The mlog_app snapshot and restore callbacks of an application whose state
+ * arg begins with a bench_fold (9 bytes; NULL state: the initial one). */
+int bench_fold_snapshot(void *arg, mlog_buf *out);
+int bench_fold_restore(void *arg, const void *state, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* JSON results                                                             */
