@@ -450,9 +450,9 @@ typedef struct walk {
   void *parg;
   uint64_t total;
   mlog_verify_report *rep;
-  chunk *cur;    /* being gathered (NULL: one record at a time) */
-  chunk *flight; /* its tags being checked (NULL: none) */
-  chunk *spare;  /* the other buffer, before the first hand-over */
+  chunk *bufs;   /* [2]: the chunks (NULL: one record at a time) */
+  chunk *cur;    /* the one being gathered */
+  chunk *flight; /* the other, its tags being checked (NULL: none yet) */
   mlogi_view *v; /* the walk's snapshot */
   bool stopped;  /* a record stopped the walk */
 } walk;
@@ -620,7 +620,7 @@ static int hand_over(walk *w) {
   int rc = checked ? walk_chunk(w, checked) : 0;
   if (checked)
     release_chunk(w, checked);
-  w->cur = checked ? checked : w->spare; /* gathers the next chunk */
+  w->cur = checked ? checked : &w->bufs[1]; /* gathers the next chunk */
   w->cur->n = 0;
   const uint8_t *last = stored_tag(&full->e[full->n - 1]);
   w->cur->prev = last ? memcpy(w->cur->prev_buf, last, MLOG_TAG_BYTES) : NULL;
@@ -647,15 +647,11 @@ static int walk_entry(void *arg, const void *key, size_t klen, const void *val,
 static void chunks_begin(walk *w, uint64_t n) {
   if (n < AHEAD_MIN_RECORDS)
     return;
-  w->cur = malloc(sizeof *w->cur);
-  w->spare = malloc(sizeof *w->spare);
-  if (w->cur == NULL || w->spare == NULL) {
-    free(w->cur);
-    free(w->spare);
-    w->cur = w->spare = NULL;
+  w->bufs = malloc(2 * sizeof *w->bufs);
+  if (w->bufs == NULL)
     return;
-  }
-  w->cur->n = w->spare->n_sl = w->cur->n_sl = 0;
+  w->bufs[0].n = w->bufs[0].n_sl = w->bufs[1].n_sl = 0;
+  w->cur = &w->bufs[0];
   w->cur->prev = memcpy(w->cur->prev_buf, w->prev, MLOG_TAG_BYTES);
   w->flight = NULL;
 }
@@ -672,11 +668,8 @@ static int chunks_end(walk *w) {
     memset(w->cur->verdict, -1, sizeof w->cur->verdict);
     rc = walk_chunk(w, w->cur);
   }
-  if (w->flight != w->spare && w->cur != w->spare)
-    free(w->spare); /* never handed over */
-  free(w->cur);
-  free(w->flight);
-  w->cur = w->flight = w->spare = NULL;
+  free(w->bufs);
+  w->bufs = w->cur = w->flight = NULL;
   return rc;
 }
 
